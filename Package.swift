@@ -1,0 +1,71 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "gradalert",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "TensorBoardEvents", targets: ["TensorBoardEvents"]),
+        .library(name: "GradAlertCLI", targets: ["GradAlertCLI"]),
+        .executable(name: "gradalert", targets: ["gradalert"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // CRC-32C (Castagnoli) with SSE4.2 / ARMv8 CRC instructions chosen at run time and a portable
+        // slicing-by-8 path. C because Swift has no per-function target attributes.
+        .target(name: "CGradAlertCRC32C"),
+        // The system zlib: deflate and crc32 for PNG image summaries, gzip for compressed logs.
+        .systemLibrary(
+            name: "CGradAlertZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
+        .target(
+            name: "TensorBoardEvents",
+            dependencies: ["CGradAlertCRC32C", "CGradAlertZlib"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GradAlertCLI",
+            dependencies: [
+                "TensorBoardEvents",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "gradalert",
+            dependencies: [
+                "GradAlertCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Writes a logdir with every record kind plus a manifest of what it wrote, for
+        // Tools/compat/check_tensorboard.py (TensorBoard's own loaders) to verify.
+        .executableTarget(
+            name: "gradalert-compat-writer",
+            dependencies: ["TensorBoardEvents"],
+            path: "Tools/compat/writer",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TensorBoardEventsTests",
+            dependencies: ["TensorBoardEvents", "CGradAlertCRC32C"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GradAlertCLITests",
+            dependencies: ["GradAlertCLI", "TensorBoardEvents"],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

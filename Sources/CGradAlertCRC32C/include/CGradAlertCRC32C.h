@@ -1,0 +1,42 @@
+#ifndef CGRADALERT_CRC32C_H
+#define CGRADALERT_CRC32C_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// CRC-32C (Castagnoli, polynomial 0x1EDC6F41, reflected 0x82F63B78) of `length` bytes, continuing
+/// from `crc` (0 to start). The fastest implementation this CPU supports is chosen once, at load.
+uint32_t gradalert_crc32c(uint32_t crc, const void *data, size_t length);
+
+/// The same CRC computed by the portable slicing-by-8 path, on every CPU. Tests compare the two.
+uint32_t gradalert_crc32c_portable(uint32_t crc, const void *data, size_t length);
+
+/// The hardware path (SSE4.2 `crc32` on x86-64, ARMv8 `crc32c` on arm64), or 0 and nothing
+/// computed when this CPU has none; see `gradalert_crc32c_has_hardware`.
+uint32_t gradalert_crc32c_hardware(uint32_t crc, const void *data, size_t length);
+
+/// 1 when the hardware path is available on this CPU.
+int gradalert_crc32c_has_hardware(void);
+
+/// "sse4.2", "armv8-crc" or "portable": the implementation `gradalert_crc32c` uses.
+const char *gradalert_crc32c_implementation(void);
+
+/// TFRecord's masked CRC: ((crc >> 15) | (crc << 17)) + 0xa282ead8, in 32-bit arithmetic.
+static inline uint32_t gradalert_crc32c_mask(uint32_t crc) {
+    return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
+}
+
+/// Masked CRC-32C of a buffer, as TFRecord frames store it.
+static inline uint32_t gradalert_crc32c_masked(const void *data, size_t length) {
+    return gradalert_crc32c_mask(gradalert_crc32c(0, data, length));
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

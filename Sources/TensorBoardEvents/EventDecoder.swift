@@ -1,0 +1,318 @@
+/// Decodes a serialized `tensorflow.Event` into `Event`. Unknown fields are skipped by wire type;
+/// every length is checked against the bytes present.
+enum EventDecoder {
+    static func decode(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> Event {
+        var reader = ProtoReader(bytes)
+        var wallTime = 0.0
+        var step: Int64 = 0
+        var content = Event.Content.other
+        while let (number, wireType) = try reader.nextField() {
+            switch (number, wireType) {
+            case (1, .fixed64): wallTime = try reader.double()
+            case (2, .varint): step = Int64(bitPattern: try reader.varint())
+            case (3, .lengthDelimited): content = .fileVersion(try reader.string())
+            case (4, .lengthDelimited), (8, .lengthDelimited), (9, .lengthDelimited):
+                content = .graph(byteCount: try reader.lengthDelimited().count)
+            case (5, .lengthDelimited): content = .summary(try decodeSummary(try reader.lengthDelimited()))
+            case (7, .lengthDelimited): content = .sessionLog(try decodeSessionLog(try reader.lengthDelimited()))
+            default: try reader.skip(wireType)
+            }
+        }
+        return Event(wallTime: wallTime, step: step, content: content)
+    }
+
+    private static func decodeSessionLog(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> SessionLog {
+        var reader = ProtoReader(bytes)
+        var log = SessionLog(status: .unspecified)
+        while let (number, wireType) = try reader.nextField() {
+            switch (number, wireType) {
+            case (1, .varint): log.status = SessionLog.Status(rawValue: Int(truncatingIfNeeded: try reader.varint())) ?? .unspecified
+            case (2, .lengthDelimited): log.checkpointPath = try reader.string()
+            case (3, .lengthDelimited): log.message = try reader.string()
+            default: try reader.skip(wireType)
+            }
+        }
+        return log
+    }
+
+    private static func decodeSummary(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> [SummaryValue] {
+        var reader = ProtoReader(bytes)
+        var values: [SummaryValue] = []
+        while let (number, wireType) = try reader.nextField() {
+            if number == 1, wireType == .lengthDelimited {
+                values.append(try decodeValue(try reader.lengthDelimited()))
+            } else {
+                try reader.skip(wireType)
+            }
+        }
+        return values
+    }
+
+    private enum Payload {
+        case none
+        case simple(Float)
+        case histo(UnsafeRawBufferPointer)
+        case image(UnsafeRawBufferPointer)
+        case tensor(UnsafeRawBufferPointer)
+        case other
+    }
+
+    private static func decodeValue(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> SummaryValue {
+        var reader = ProtoReader(bytes)
+        var tag = ""
+        var nodeName = ""
+        var pluginName = ""
+        var payload = Payload.none
+        while let (number, wireType) = try reader.nextField() {
+            switch (number, wireType) {
+            case (1, .lengthDelimited): tag = try reader.string()
+            case (7, .lengthDelimited): nodeName = try reader.string()
+            case (2, .fixed32): payload = .simple(try reader.float())
+            case (4, .lengthDelimited): payload = .image(try reader.lengthDelimited())
+            case (5, .lengthDelimited): payload = .histo(try reader.lengthDelimited())
+            case (8, .lengthDelimited): payload = .tensor(try reader.lengthDelimited())
+            case (3, .lengthDelimited), (6, .lengthDelimited):
+                _ = try reader.lengthDelimited()
+                payload = .other
+            case (9, .lengthDelimited): pluginName = try decodePluginName(try reader.lengthDelimited())
+            default: try reader.skip(wireType)
+            }
+        }
+        if tag.isEmpty { tag = nodeName }  // very old TF 1.x summaries named the value by node
+        let value: SummaryValue.Value
+        switch payload {
+        case .none, .other: value = .unknown
+        case .simple(let number): value = .scalar(Double(number))
+        case .histo(let bytes): value = .histogram(try decodeHistogram(bytes))
+        case .image(let bytes): value = .image(try decodeImage(bytes))
+        case .tensor(let bytes): value = try interpret(try RawTensor(bytes), pluginName: pluginName)
+        }
+        return SummaryValue(tag: tag, pluginName: pluginName, value: value)
+    }
+
+    private static func decodePluginName(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> String {
+        var reader = ProtoReader(bytes)
+        var name = ""
+        while let (number, wireType) = try reader.nextField() {
+            if number == 1, wireType == .lengthDelimited {
+                var plugin = ProtoReader(try reader.lengthDelimited())
+                while let (inner, innerType) = try plugin.nextField() {
+                    if inner == 1, innerType == .lengthDelimited {
+                        name = try plugin.string()
+                    } else {
+                        try plugin.skip(innerType)
+                    }
+                }
+            } else {
+                try reader.skip(wireType)
+            }
+        }
+        return name
+    }
+
+    static func decodeHistogram(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> HistogramSummary {
+        var reader = ProtoReader(bytes)
+        var histogram = HistogramSummary(
+            min: 0, max: 0, count: 0, sum: 0, sumSquares: 0, bucketLimits: [], bucketCounts: [])
+        while let (number, wireType) = try reader.nextField() {
+            switch (number, wireType) {
+            case (1, .fixed64): histogram.min = try reader.double()
+            case (2, .fixed64): histogram.max = try reader.double()
+            case (3, .fixed64): histogram.count = try reader.double()
+            case (4, .fixed64): histogram.sum = try reader.double()
+            case (5, .fixed64): histogram.sumSquares = try reader.double()
+            case (6, .fixed64), (6, .lengthDelimited): try reader.appendDoubles(wireType, to: &histogram.bucketLimits)
+            case (7, .fixed64), (7, .lengthDelimited): try reader.appendDoubles(wireType, to: &histogram.bucketCounts)
+            default: try reader.skip(wireType)
+            }
+        }
+        return histogram
+    }
+
+    private static func decodeImage(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> ImageSummary {
+        var reader = ProtoReader(bytes)
+        var width = 0
+        var height = 0
+        var colorspace = 0
+        var encoded: [UInt8] = []
+        while let (number, wireType) = try reader.nextField() {
+            switch (number, wireType) {
+            case (1, .varint): height = Int(truncatingIfNeeded: try reader.varint())
+            case (2, .varint): width = Int(truncatingIfNeeded: try reader.varint())
+            case (3, .varint): colorspace = Int(truncatingIfNeeded: try reader.varint())
+            case (4, .lengthDelimited): encoded = try reader.bytes()
+            default: try reader.skip(wireType)
+            }
+        }
+        return ImageSummary(width: width, height: height, colorspace: colorspace, encoded: [encoded])
+    }
+
+    // MARK: Tensors
+
+    /// Turns a tensor into the value its plugin says it is, falling back to `.tensor`.
+    private static func interpret(_ tensor: RawTensor, pluginName: String) throws(WireError) -> SummaryValue.Value {
+        switch pluginName {
+        case "scalars", "":
+            if tensor.shape.isEmpty, tensor.isFloatingPoint, let number = tensor.number(at: 0), tensor.elementCount == 1 {
+                return .scalar(number)
+            }
+        case "histograms":
+            if tensor.shape.count == 2, tensor.shape[1] == 3, tensor.isNumeric {
+                let rows = Int(clamping: tensor.shape[0])
+                guard let numbers = tensor.numbers(limit: rows * 3), numbers.count == rows * 3 else { break }
+                var histogram = BucketHistogram(leftEdges: [], rightEdges: [], counts: [])
+                histogram.leftEdges.reserveCapacity(rows)
+                histogram.rightEdges.reserveCapacity(rows)
+                histogram.counts.reserveCapacity(rows)
+                for row in 0..<rows {
+                    histogram.leftEdges.append(numbers[row * 3])
+                    histogram.rightEdges.append(numbers[row * 3 + 1])
+                    histogram.counts.append(numbers[row * 3 + 2])
+                }
+                return .bucketHistogram(histogram)
+            }
+        case "text":
+            if tensor.dtype == RawTensor.stringType {
+                return .text(tensor.strings.map { String(decoding: $0, as: UTF8.self) })
+            }
+        case "images":
+            if tensor.dtype == RawTensor.stringType, tensor.strings.count >= 2 {
+                let width = Int(String(decoding: tensor.strings[0], as: UTF8.self)) ?? 0
+                let height = Int(String(decoding: tensor.strings[1], as: UTF8.self)) ?? 0
+                return .image(ImageSummary(width: width, height: height, colorspace: 0, encoded: Array(tensor.strings.dropFirst(2))))
+            }
+        default: break
+        }
+        return .tensor(TensorSummary(dtype: tensor.dtype, shape: tensor.shape, numbers: tensor.numbers(limit: 4096) ?? []))
+    }
+}
+
+/// The parts of a `TensorProto` this reader uses, still pointing into the record's bytes.
+struct RawTensor {
+    static let stringType = 7
+
+    var dtype = 0
+    var shape: [Int64] = []
+    var content = UnsafeRawBufferPointer(start: nil, count: 0)
+    var floats: [Float] = []
+    var doubles: [Double] = []
+    var integers: [UInt64] = []  // int_val, int64_val, bool_val, half_val (as bit patterns)
+    var strings: [[UInt8]] = []
+
+    init(_ bytes: UnsafeRawBufferPointer) throws(WireError) {
+        var reader = ProtoReader(bytes)
+        while let (number, wireType) = try reader.nextField() {
+            switch (number, wireType) {
+            case (1, .varint): dtype = Int(truncatingIfNeeded: try reader.varint())
+            case (2, .lengthDelimited): shape = try RawTensor.decodeShape(try reader.lengthDelimited())
+            case (4, .lengthDelimited): content = try reader.lengthDelimited()
+            case (5, .fixed32), (5, .lengthDelimited): try reader.appendFloats(wireType, to: &floats)
+            case (6, .fixed64), (6, .lengthDelimited): try reader.appendDoubles(wireType, to: &doubles)
+            case (7, .varint), (7, .lengthDelimited), (10, .varint), (10, .lengthDelimited),
+                (11, .varint), (11, .lengthDelimited), (13, .varint), (13, .lengthDelimited):
+                try reader.appendVarints(wireType, to: &integers)
+            case (8, .lengthDelimited): strings.append(try reader.bytes())
+            default: try reader.skip(wireType)
+            }
+        }
+    }
+
+    private static func decodeShape(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> [Int64] {
+        var reader = ProtoReader(bytes)
+        var dims: [Int64] = []
+        while let (number, wireType) = try reader.nextField() {
+            if number == 2, wireType == .lengthDelimited {
+                var dim = ProtoReader(try reader.lengthDelimited())
+                var size: Int64 = 0
+                while let (inner, innerType) = try dim.nextField() {
+                    if inner == 1, innerType == .varint {
+                        size = Int64(bitPattern: try dim.varint())
+                    } else {
+                        try dim.skip(innerType)
+                    }
+                }
+                dims.append(size)
+            } else {
+                try reader.skip(wireType)
+            }
+        }
+        return dims
+    }
+
+    var isFloatingPoint: Bool { dtype == 1 || dtype == 2 || dtype == 19 || dtype == 14 }
+    var isNumeric: Bool { elementSize != nil }
+
+    /// Bytes per element in `tensor_content`, for the numeric dtypes this reader converts.
+    private var elementSize: Int? {
+        switch dtype {
+        case 1, 3: 4  // float, int32
+        case 2, 9: 8  // double, int64
+        case 4, 6, 10: 1  // uint8, int8, bool
+        case 5, 19, 14: 2  // int16, half, bfloat16
+        default: nil
+        }
+    }
+
+    var elementCount: Int {
+        if let size = elementSize, content.count > 0 { return content.count / size }
+        return max(floats.count, doubles.count, integers.count)
+    }
+
+    func number(at index: Int) -> Double? {
+        guard let size = elementSize else { return nil }
+        if content.count > 0 {
+            guard (index + 1) * size <= content.count else { return nil }
+            let offset = index * size
+            switch dtype {
+            case 1: return Double(Float(bitPattern: UInt32(littleEndian: content.loadUnaligned(fromByteOffset: offset, as: UInt32.self))))
+            case 2: return Double(bitPattern: UInt64(littleEndian: content.loadUnaligned(fromByteOffset: offset, as: UInt64.self)))
+            case 3: return Double(Int32(littleEndian: content.loadUnaligned(fromByteOffset: offset, as: Int32.self)))
+            case 9: return Double(Int64(littleEndian: content.loadUnaligned(fromByteOffset: offset, as: Int64.self)))
+            case 4, 10: return Double(content[offset])
+            case 6: return Double(Int8(bitPattern: content[offset]))
+            case 5: return Double(Int16(littleEndian: content.loadUnaligned(fromByteOffset: offset, as: Int16.self)))
+            case 19: return HalfFloat.double(fromBits: UInt16(littleEndian: content.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+            case 14: return Double(Float(bitPattern: UInt32(UInt16(littleEndian: content.loadUnaligned(fromByteOffset: offset, as: UInt16.self))) << 16))
+            default: return nil
+            }
+        }
+        switch dtype {
+        case 1: return index < floats.count ? Double(floats[index]) : nil
+        case 2: return index < doubles.count ? doubles[index] : nil
+        case 19: return index < integers.count ? HalfFloat.double(fromBits: UInt16(truncatingIfNeeded: integers[index])) : nil
+        case 14: return index < integers.count ? Double(Float(bitPattern: UInt32(UInt16(truncatingIfNeeded: integers[index])) << 16)) : nil
+        case 3, 5, 6: return index < integers.count ? Double(Int32(truncatingIfNeeded: integers[index])) : nil
+        case 9: return index < integers.count ? Double(Int64(bitPattern: integers[index])) : nil
+        case 4, 10: return index < integers.count ? Double(integers[index]) : nil
+        default: return nil
+        }
+    }
+
+    /// Up to `limit` elements as doubles, or nil for non-numeric dtypes or larger tensors.
+    func numbers(limit: Int) -> [Double]? {
+        guard isNumeric else { return nil }
+        let count = elementCount
+        guard count <= limit else { return nil }
+        var result: [Double] = []
+        result.reserveCapacity(count)
+        for index in 0..<count {
+            guard let value = number(at: index) else { return nil }
+            result.append(value)
+        }
+        return result
+    }
+}
+
+/// IEEE 754 binary16 to Double, without relying on `Float16` (not on every platform).
+enum HalfFloat {
+    static func double(fromBits bits: UInt16) -> Double {
+        let sign: Double = bits & 0x8000 != 0 ? -1 : 1
+        let exponent = Int((bits >> 10) & 0x1f)
+        let fraction = Double(bits & 0x3ff)
+        switch exponent {
+        case 0: return sign * fraction * 0x1p-24
+        case 31: return fraction == 0 ? sign * .infinity : .nan
+        default: return sign * (1 + fraction / 1024) * Double(sign: .plus, exponent: exponent - 15, significand: 1)
+        }
+    }
+}

@@ -1,0 +1,190 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CGradAlertCRC32C
+
+/// What reading an event file yields, in file order.
+public enum EventFileEntry: Sendable {
+    /// A record whose two CRCs verified and whose data decoded, with the offset where it starts.
+    case event(Event, offset: Int)
+    case diagnostic(RecordDiagnostic)
+}
+
+/// Reads the records of one event file, checking both CRCs of every record.
+///
+/// Damage is reported and passed over, never the end of reading: after a bad length CRC the
+/// reader searches forward, byte by byte, for the next offset where a whole record verifies; after
+/// a bad data CRC it skips the record its verified length describes. A file that ends inside a
+/// record reports a `truncated` diagnostic once and stops there; call `next()` again when the
+/// file has grown and reading resumes at that record. No buffer is sized by a length field before
+/// the file is known to hold that many bytes.
+public final class EventFileReader {
+    /// Lengths above this are not believed even when their CRC matches.
+    public static let maximumRecordLength = 1 << 31
+
+    public let path: String
+    /// Where the next record starts: everything before it has been returned.
+    public private(set) var offset: Int = 0
+
+    private var descriptor: Int32 = -1
+    private var openFailure: RecordDiagnostic?
+    private var window: UnsafeMutableRawBufferPointer
+    private var windowStart = 0
+    private var windowCount = 0
+    private var fileSize = 0
+    private var reportedTruncationAt = -1
+
+    public init(path: String, bufferSize: Int = 1 << 20) {
+        self.path = path
+        window = .allocate(byteCount: Swift.max(bufferSize, 64), alignment: 16)
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        if descriptor < 0 {
+            let code = errno
+            openFailure = RecordDiagnostic(
+                file: path, offset: 0, problem: .unreadable,
+                message: "cannot open: \(String(cString: strerror(code))) (errno \(code))")
+        }
+    }
+
+    deinit {
+        if descriptor >= 0 { _ = closeDescriptor(descriptor) }
+        window.deallocate()
+    }
+
+    /// Every entry from the current offset to the end of the file as it is now.
+    public func readAll() -> [EventFileEntry] {
+        var entries: [EventFileEntry] = []
+        while let entry = next() { entries.append(entry) }
+        return entries
+    }
+
+    /// The next event or diagnostic, or nil at the end of the file as it is now.
+    public func next() -> EventFileEntry? {
+        if let failure = openFailure {
+            openFailure = nil
+            descriptor = -1
+            return .diagnostic(failure)
+        }
+        guard descriptor >= 0 else { return nil }
+        while true {
+            guard let header = bytes(at: offset, count: TFRecord.headerSize) else {
+                return truncation(needed: TFRecord.headerSize)
+            }
+            let length = header.loadUnaligned(as: UInt64.self).littleEndian
+            let storedLengthCRC = header.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
+            guard gradalert_crc32c_masked(header.baseAddress!, 8) == storedLengthCRC else {
+                return .diagnostic(resynchronise(from: offset, problem: .badLengthCRC, what: "the length field does not match its CRC"))
+            }
+            guard length <= UInt64(Self.maximumRecordLength) else {
+                return .diagnostic(resynchronise(from: offset, problem: .badRecord, what: "the record claims an absurd length of \(length) bytes"))
+            }
+            let recordSize = Int(length) + TFRecord.overhead
+            guard let record = bytes(at: offset, count: recordSize) else {
+                return truncation(needed: recordSize)
+            }
+            let start = offset
+            let data = UnsafeRawBufferPointer(rebasing: record[TFRecord.headerSize..<(TFRecord.headerSize + Int(length))])
+            offset += recordSize
+            guard Self.dataVerifies(record, length: Int(length)) else {
+                return .diagnostic(RecordDiagnostic(
+                    file: path, offset: start, problem: .badDataCRC,
+                    message: "the data of a \(length)-byte record does not match its CRC; the record was skipped"))
+            }
+            do {
+                let event = try EventDecoder.decode(data)
+                return .event(event, offset: start)
+            } catch {
+                return .diagnostic(RecordDiagnostic(
+                    file: path, offset: start, problem: .badRecord,
+                    message: "a \(length)-byte record with valid CRCs is not a valid Event (\(error == .truncated ? "a field runs past its end" : "malformed protobuf")); skipped"))
+            }
+        }
+    }
+
+    /// The file ends before `needed` bytes at `offset`: report it once (nothing when the file simply
+    /// ends between records) and stay here, so a later call resumes when the file has grown.
+    private func truncation(needed: Int) -> EventFileEntry? {
+        let available = fileSize - offset
+        guard available > 0, reportedTruncationAt != offset else { return nil }
+        reportedTruncationAt = offset
+        return .diagnostic(RecordDiagnostic(
+            file: path, offset: offset, problem: .truncated,
+            message: "the file ends \(available) bytes into a record that needs \(needed); a writer may still be writing it"))
+    }
+
+    /// Searches forward from `start + 1` for an offset where a whole record verifies and moves
+    /// there. If none is found, stops at a header that verifies but whose data is not all in the
+    /// file yet (a record still being written), or else at the end of the file.
+    private func resynchronise(from start: Int, problem: RecordDiagnostic.Problem, what: String) -> RecordDiagnostic {
+        var candidate = start + 1
+        var resumeAt: Int?
+        while let header = bytes(at: candidate, count: TFRecord.headerSize) {
+            let stored = header.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
+            if gradalert_crc32c_masked(header.baseAddress!, 8) == stored {
+                let length = header.loadUnaligned(as: UInt64.self).littleEndian
+                if length <= UInt64(Self.maximumRecordLength) {
+                    let recordSize = Int(length) + TFRecord.overhead
+                    if candidate + recordSize > fileSizeNow() {
+                        resumeAt = candidate
+                        break
+                    }
+                    if let record = bytes(at: candidate, count: recordSize), Self.dataVerifies(record, length: Int(length)) {
+                        resumeAt = candidate
+                        break
+                    }
+                }
+            }
+            candidate += 1
+        }
+        let end = resumeAt ?? Swift.max(fileSize, start)
+        offset = end
+        let skipped = end - start
+        let outcome = resumeAt != nil
+            ? "skipped \(skipped) bytes to the next intact record at offset \(end)"
+            : "no intact record follows; skipped the remaining \(skipped) bytes"
+        return RecordDiagnostic(file: path, offset: start, problem: problem, message: "\(what); \(outcome)")
+    }
+
+    private static func dataVerifies(_ record: UnsafeRawBufferPointer, length: Int) -> Bool {
+        let stored = record.loadUnaligned(fromByteOffset: TFRecord.headerSize + length, as: UInt32.self).littleEndian
+        return gradalert_crc32c_masked(record.baseAddress! + TFRecord.headerSize, length) == stored
+    }
+
+    private func fileSizeNow() -> Int {
+        var info = stat()
+        if fstat(descriptor, &info) == 0 { fileSize = Int(info.st_size) }
+        return fileSize
+    }
+
+    /// `count` bytes at file offset `position`, loading them into the window if needed; nil if the
+    /// file does not (yet) hold them. The view is valid until the next call.
+    private func bytes(at position: Int, count: Int) -> UnsafeRawBufferPointer? {
+        if position >= windowStart, position + count <= windowStart + windowCount {
+            return UnsafeRawBufferPointer(rebasing: window[(position - windowStart)..<(position - windowStart + count)])
+        }
+        guard position + count <= fileSizeNow() else { return nil }
+        if count > window.count {
+            // Only now, with the bytes known to exist, is the window grown to fit the record.
+            window.deallocate()
+            window = .allocate(byteCount: count, alignment: 16)
+        }
+        var loaded = 0
+        let capacity = window.count
+        let descriptor = self.descriptor
+        while loaded < capacity {
+            let result = pread(descriptor, window.baseAddress! + loaded, capacity - loaded, off_t(position + loaded))
+            if result < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            if result == 0 { break }
+            loaded += result
+        }
+        windowStart = position
+        windowCount = loaded
+        guard loaded >= count else { return nil }
+        return UnsafeRawBufferPointer(rebasing: window[0..<count])
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+
+/// Finds runs the way TensorBoard does: a run is a directory that directly holds files whose name
+/// contains `tfevents` (names ending `.profile-empty` are skipped), found recursively; its files are
+/// read in name order (a run may hold several: restarts, data-parallel ranks).
+public enum LogDirectory {
+    public struct Run: Sendable, Equatable {
+        /// The run's path relative to the directory searched, "/"-separated; "." for that directory.
+        public var name: String
+        /// The run directory's path.
+        public var path: String
+        /// Full paths of its event files, in name order.
+        public var files: [String]
+    }
+
+    public enum Error: Swift.Error, Equatable, CustomStringConvertible {
+        case notFound(String)
+
+        public var description: String {
+            switch self {
+            case .notFound(let path): "\(path): no such file or directory"
+            }
+        }
+    }
+
+    /// True for names TensorBoard treats as event files.
+    public static func isEventFileName(_ name: String) -> Bool {
+        name.contains("tfevents") && !name.hasSuffix(".profile-empty")
+    }
+
+    /// The runs under `path`, sorted by name. A path naming a file is a run of that one file.
+    /// Symbolic links to directories are not followed (they could make a cycle).
+    public static func runs(in path: String) throws(Error) -> [Run] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .notFound(path) }
+        guard isDirectory.boolValue else {
+            let name = (path as NSString).lastPathComponent
+            return [Run(name: name, path: path, files: [path])]
+        }
+        var runs: [Run] = []
+        collect(directory: path, relative: "", into: &runs)
+        return runs.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    }
+
+    private static func collect(directory: String, relative: String, into runs: inout [Run]) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        var files: [String] = []
+        var subdirectories: [String] = []
+        for name in names {
+            let full = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: full),
+                let type = attributes[.type] as? FileAttributeType
+            else { continue }
+            if type == .typeDirectory {
+                subdirectories.append(name)
+            } else if (type == .typeRegular || type == .typeSymbolicLink) && isEventFileName(name) {
+                files.append(full)
+            }
+        }
+        if !files.isEmpty {
+            files.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            runs.append(Run(name: relative.isEmpty ? "." : relative, path: directory, files: files))
+        }
+        for name in subdirectories {
+            let full = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+            collect(directory: full, relative: relative.isEmpty ? name : relative + "/" + name, into: &runs)
+        }
+    }
+}

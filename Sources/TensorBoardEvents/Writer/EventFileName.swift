@@ -1,0 +1,41 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// `events.out.tfevents.<10-digit unix seconds>.<host>.<pid>.<n>`, the name every TensorBoard writer
+/// uses; `n` counts the files this process has opened, so two writers never collide.
+enum EventFileName {
+    private static let counter = Atomic<Int>(0)
+
+    static func next(seconds: Int, suffix: String) -> String {
+        let n = counter.wrappingAdd(1, ordering: .relaxed).oldValue
+        var digits = String(seconds)
+        if digits.count < 10 { digits = String(repeating: "0", count: 10 - digits.count) + digits }
+        return "events.out.tfevents.\(digits).\(hostname).\(getpid()).\(n)\(suffix)"
+    }
+
+    static let hostname: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let name = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "localhost" : name.replacingSlashes()
+    }()
+}
+
+extension String {
+    fileprivate func replacingSlashes() -> String {
+        String(map { $0 == "/" ? "_" : $0 })
+    }
+}
+
+/// Seconds since the Unix epoch, from the real-time clock.
+enum WallClock {
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+    }
+}

@@ -1,0 +1,9 @@
+import ArgumentParser
+import GradAlertCLI
+
+@main
+enum Entry {
+    static func main() async {
+        await GradAlert.main()
+    }
+}

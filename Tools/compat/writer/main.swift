@@ -1,0 +1,166 @@
+// Writes a logdir with every record kind gradalert writes, and a manifest of exactly what was
+// written, for Tools/compat/check_tensorboard.py to compare against what TensorBoard's own loaders
+// (the Python event accumulator and the Rust data server) read back.
+//
+// usage: gradalert-compat-writer LOGDIR MANIFEST.json
+
+import Foundation
+import TensorBoardEvents
+
+let arguments = CommandLine.arguments
+guard arguments.count == 3 else {
+    FileHandle.standardError.write(Data("usage: gradalert-compat-writer LOGDIR MANIFEST.json\n".utf8))
+    exit(2)
+}
+let logdir = arguments[1]
+let manifestPath = arguments[2]
+
+/// A deterministic generator (SplitMix64), so every run writes the same values.
+struct SplitMix64 {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
+    mutating func normal() -> Double {
+        let u = max(uniform(), 1e-300)
+        return (-2 * log(u)).squareRoot() * cos(2 * Double.pi * uniform())
+    }
+}
+
+struct RunManifest {
+    var scalars: [String: [[Any]]] = [:]
+    var histograms: [String: [[String: Any]]] = [:]
+    var texts: [String: [[Any]]] = [:]
+    var images: [String: [[String: Any]]] = [:]
+
+    var json: [String: Any] {
+        ["scalars": scalars, "histograms": histograms, "texts": texts, "images": images]
+    }
+}
+
+func jsonNumber(_ value: Double) -> Any {
+    if value.isNaN { return "NaN" }
+    if value.isInfinite { return value > 0 ? "Infinity" : "-Infinity" }
+    return value
+}
+
+var random = SplitMix64(state: 42)
+let baseTime = (Date().timeIntervalSince1970 * 1000).rounded() / 1000
+var manifest: [String: Any] = [:]
+
+@MainActor func writeRun(_ name: String, steps: [Int], build: @MainActor (SummaryWriter, inout RunManifest, Int, Double) throws -> Void) throws {
+    let writer = try SummaryWriter(logdir: logdir + "/" + name)
+    var run = RunManifest()
+    for (index, step) in steps.enumerated() {
+        // Fractional wall times exercise the exact double round trip.
+        let wallTime = baseTime + Double(index) * 0.001 + 0.000123
+        try build(writer, &run, step, wallTime)
+    }
+    try writer.close()
+    manifest[name] = run.json
+}
+
+func recordScalar(_ writer: SummaryWriter, _ run: inout RunManifest, _ tag: String, _ value: Double, _ step: Int, _ time: Double) throws {
+    try writer.scalar(tag, value, step: step, wallTime: time)
+    run.scalars[tag, default: []].append([step, time, jsonNumber(Double(Float(value)))])
+}
+
+func recordHistogram(_ writer: SummaryWriter, _ run: inout RunManifest, _ tag: String, _ values: [Float], _ step: Int, _ time: Double) throws {
+    let h = try writer.histogram(tag, values: values, step: step, wallTime: time)
+    run.histograms[tag, default: []].append([
+        "step": step, "wall_time": time, "min": h.min, "max": h.max, "num": h.count, "sum": h.sum,
+        "sum_squares": h.sumSquares, "bucket_limit": h.bucketLimits, "bucket": h.bucketCounts,
+    ])
+}
+
+func recordText(_ writer: SummaryWriter, _ run: inout RunManifest, _ tag: String, _ text: String, _ step: Int, _ time: Double) throws {
+    try writer.text(tag, text, step: step, wallTime: time)
+    run.texts[tag, default: []].append([step, time, text])
+}
+
+func recordImage(_ writer: SummaryWriter, _ run: inout RunManifest, _ tag: String, width: Int, height: Int, seed: Int, _ step: Int, _ time: Double) throws {
+    var pixels = [UInt8](repeating: 0, count: width * height * 4)
+    for y in 0..<height {
+        for x in 0..<width {
+            let i = (y * width + x) * 4
+            pixels[i] = UInt8((x * 255) / max(width - 1, 1))
+            pixels[i + 1] = UInt8((y * 255) / max(height - 1, 1))
+            pixels[i + 2] = UInt8((seed * 37) % 256)
+            pixels[i + 3] = 255
+        }
+    }
+    let png = try PNG.encode(pixels: pixels, width: width, height: height, channels: 4)
+    try writer.image(tag, png: png, width: width, height: height, colorspace: 4, step: step, wallTime: time)
+    run.images[tag, default: []].append([
+        "step": step, "wall_time": time, "width": width, "height": height,
+        "png_base64": Data(png).base64EncodedString(),
+    ])
+}
+
+// Steps ascend within each run (TensorBoard's accumulator purges data when steps go back).
+let longSteps = Array(-3...(-1)) + Array(0..<3000) + [1 << 40]
+
+do {
+    try writeRun("alpha", steps: longSteps) { writer, run, step, time in
+        let loss = 2.5 * exp(-Double(max(step, 0)) / 800) + 0.05 * random.normal()
+        try recordScalar(writer, &run, "loss", loss, step, time)
+        try recordScalar(writer, &run, "grad_norm/global", abs(1 + 0.3 * random.normal()), step, time)
+        if step == 1500 { try recordScalar(writer, &run, "grad_norm/fc2.weight", .nan, step, time) }
+        else if step == 1501 { try recordScalar(writer, &run, "grad_norm/fc2.weight", .infinity, step, time) }
+        else if step == 1502 { try recordScalar(writer, &run, "grad_norm/fc2.weight", -.infinity, step, time) }
+        else { try recordScalar(writer, &run, "grad_norm/fc2.weight", 1e-3 * Double(step % 97) + 1e-7, step, time) }
+        if step % 100 == 0 || step < 0 || step == 1 << 40 {
+            let values = (0..<500).map { _ in Float(random.normal() * 0.02) }
+            try recordHistogram(writer, &run, "grad/fc1.weight", values, step, time)
+        }
+        if step % 500 == 0 {
+            try recordText(writer, &run, "gradalert/alerts", "**step \(step)**: all quiet\n\n| layer | norm |\n|---|---|\n| fc1 | 0.5 |", step, time)
+        }
+        if step % 1000 == 0 {
+            try recordImage(writer, &run, "gradient-flow", width: 16, height: 8, seed: step, step, time)
+        }
+    }
+
+    try writeRun("beta", steps: Array(0..<200)) { writer, run, step, time in
+        try recordScalar(writer, &run, "loss", 1 / Double(step + 1), step, time)
+        try recordScalar(writer, &run, "lr", 1e-3, step, time)
+        // Histograms that probe the layout: values exactly on TensorFlow's edges, zeros, one
+        // value, negatives only, huge and tiny magnitudes, subnormals.
+        let limits = TensorFlowBuckets.limits
+        let special: [[Float]] = [
+            (0..<50).map { Float(limits[700 + $0]) },
+            [0, 0, 0, 0],
+            [3.5],
+            (0..<40).map { -Float($0 + 1) * 0.37 },
+            [1e30, -1e30, 3e38, -3e38, 1e-30, Float.leastNonzeroMagnitude, -Float.leastNonzeroMagnitude],
+            (0..<1000).map { _ in Float(random.normal() * 1e4) },
+        ]
+        if step % 10 == 0 {
+            try recordHistogram(writer, &run, "edges/kind-\(step / 10 % special.count)", special[step / 10 % special.count], step, time)
+        }
+    }
+
+    try writeRun("nested/β-run", steps: Array(0..<50)) { writer, run, step, time in
+        try recordScalar(writer, &run, "損失/loss ✓", 0.5 + Double(step) * 0.01, step, time)
+        try recordScalar(writer, &run, "tiny", 1e-40, step, time)  // a float32 subnormal
+        try recordScalar(writer, &run, "huge", 3.0e38, step, time)
+        if step % 10 == 0 {
+            try recordText(writer, &run, "notes/ünïcode", "Grüße — 你好 — 🚀 step \(step)\n* list item\n\n`code`", step, time)
+        }
+        if step == 7 {
+            try recordImage(writer, &run, "pictures/small", width: 3, height: 5, seed: 3, step, time)
+        }
+    }
+} catch {
+    FileHandle.standardError.write(Data("gradalert-compat-writer: \(error)\n".utf8))
+    exit(1)
+}
+
+let data = try JSONSerialization.data(withJSONObject: ["runs": manifest], options: [.sortedKeys])
+try data.write(to: URL(fileURLWithPath: manifestPath))
+print("wrote \(manifest.count) runs to \(logdir), manifest \(manifestPath)")
