@@ -1,0 +1,78 @@
+import CGradAlertCRC32C
+import Testing
+
+@testable import TensorBoardEvents
+
+@Suite struct CRC32CTests {
+    @Test(arguments: [
+        (Array("123456789".utf8), UInt32(0xE306_9283)),
+        ([UInt8](repeating: 0, count: 32), UInt32(0x8A91_36AA)),
+        ([UInt8](repeating: 0xFF, count: 32), UInt32(0x62A8_AB43)),
+        (Array(0..<32).map(UInt8.init), UInt32(0x46DD_794E)),
+        ([], UInt32(0)),
+    ])
+    func knownAnswers(bytes: [UInt8], expected: UInt32) {
+        #expect(CRC32C.checksum(bytes) == expected)
+        #expect(bytes.withUnsafeBytes { gradalert_crc32c_portable(0, $0.baseAddress, $0.count) } == expected)
+        if gradalert_crc32c_has_hardware() != 0 {
+            #expect(bytes.withUnsafeBytes { gradalert_crc32c_hardware(0, $0.baseAddress, $0.count) } == expected)
+        }
+    }
+
+    @Test func maskedKnownAnswer() {
+        let bytes = Array("\u{1a}\u{11}CRC test, one two".utf8)
+        #expect(bytes.withUnsafeBytes { CRC32C.masked($0) } == 0x5794_D08A)
+        #expect(CRC32C.unmask(CRC32C.mask(0xDEAD_BEEF)) == 0xDEAD_BEEF)
+    }
+
+    /// The first record of a real event file (TensorBoard's own tf_record.rs test): 24 bytes holding
+    /// an Event with a wall time and `file_version: "brain.Event:2"`.
+    @Test func firstRecordOfARealEventFile() throws {
+        let length: [UInt8] = [0x18, 0, 0, 0, 0, 0, 0, 0]
+        let data: [UInt8] = [0x09, 0x00, 0x00, 0x80, 0x38, 0x99, 0xd6, 0xd7, 0x41, 0x1a, 0x0d] + Array("brain.Event:2".utf8)
+        #expect(data.count == 24)
+        #expect(length.withUnsafeBytes { CRC32C.masked($0) } == 0x224B_7FA3)
+        #expect(data.withUnsafeBytes { CRC32C.masked($0) } == 0xAB36_4B12)
+        let framed = TFRecord.frame(data)
+        #expect(Array(framed[0..<12]) == length + [0xa3, 0x7f, 0x4b, 0x22])
+        #expect(Array(framed[36..<40]) == [0x12, 0x4b, 0x36, 0xab])
+        let event = try data.withUnsafeBytes { try EventDecoder.decode($0) }
+        guard case .fileVersion(let version) = event.content else {
+            Issue.record("expected a file_version event, got \(event.content)")
+            return
+        }
+        #expect(version == "brain.Event:2")
+        #expect(event.wallTime > 1.5e9 && event.wallTime < 1.7e9)
+    }
+
+    /// Hardware and portable paths agree on random buffers of random lengths (crossing the 3×256
+    /// and 3×8192-byte interleaving thresholds) at every alignment, and when continued in pieces.
+    @Test func hardwareMatchesPortable() {
+        var random = TestRandom(seed: 7)
+        let buffer = (0..<100_000).map { _ in UInt8.random(in: 0...255, using: &random) }
+        let lengths = [0, 1, 7, 8, 9, 63, 767, 768, 769, 1000, 24_575, 24_576, 24_577, 50_000, 99_000]
+            + (0..<200).map { _ in Int.random(in: 0..<99_000, using: &random) }
+        buffer.withUnsafeBytes { bytes in
+            for length in lengths {
+                let start = Int.random(in: 0...min(1000, bytes.count - length), using: &random)
+                let base = bytes.baseAddress! + start
+                let portable = gradalert_crc32c_portable(0, base, length)
+                #expect(gradalert_crc32c(0, base, length) == portable, "length \(length) at offset \(start)")
+                if gradalert_crc32c_has_hardware() != 0 {
+                    #expect(gradalert_crc32c_hardware(0, base, length) == portable, "length \(length) at offset \(start)")
+                }
+                let split = length / 3
+                let continued = gradalert_crc32c(gradalert_crc32c(0, base, split), base + split, length - split)
+                #expect(continued == portable)
+            }
+        }
+    }
+
+    @Test func implementationIsNamed() {
+        #expect(["sse4.2", "armv8-crc", "portable"].contains(CRC32C.implementation))
+        #if arch(x86_64)
+        // Every x86-64 machine this project runs on has SSE4.2; the dispatcher must pick it.
+        #expect(CRC32C.implementation == "sse4.2")
+        #endif
+    }
+}
