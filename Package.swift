@@ -52,7 +52,7 @@ let package = Package(
         // Tools/compat/check_tensorboard.py (TensorBoard's own loaders) to verify.
         .executableTarget(
             name: "gradalert-compat-writer",
-            dependencies: ["TensorBoardEvents"],
+            dependencies: ["TensorBoardEvents", "GradAlertCLI"],
             path: "Tools/compat/writer",
             swiftSettings: swiftSettings
         ),

@@ -114,6 +114,7 @@ public struct JSONWriter {
     public static func format(_ value: Double) -> String {
         if value.isNaN { return "\"NaN\"" }
         if value.isInfinite { return value > 0 ? "\"Infinity\"" : "\"-Infinity\"" }
+        if value == 0 && value.sign == .minus { return "-0.0" }
         if value == value.rounded(), Swift.abs(value) < 1e15 { return String(Int64(value)) }
         return String(value)
     }

@@ -5,6 +5,7 @@
 // usage: gradalert-compat-writer LOGDIR MANIFEST.json
 
 import Foundation
+import GradAlertCLI
 import TensorBoardEvents
 
 let arguments = CommandLine.arguments
@@ -32,26 +33,105 @@ struct SplitMix64 {
     }
 }
 
+/// What one run holds, in the manifest's shape (see Tools/compat/README.md).
 struct RunManifest {
-    var scalars: [String: [[Any]]] = [:]
-    var histograms: [String: [[String: Any]]] = [:]
-    var texts: [String: [[Any]]] = [:]
-    var images: [String: [[String: Any]]] = [:]
-
-    var json: [String: Any] {
-        ["scalars": scalars, "histograms": histograms, "texts": texts, "images": images]
+    struct Histogram {
+        var step: Int
+        var wallTime: Double
+        var summary: HistogramSummary
     }
-}
+    struct Image {
+        var step: Int
+        var wallTime: Double
+        var width: Int
+        var height: Int
+        var png: [UInt8]
+    }
+    var scalars: [String: [(step: Int, wallTime: Double, value: Double)]] = [:]
+    var histograms: [String: [Histogram]] = [:]
+    var texts: [String: [(step: Int, wallTime: Double, text: String)]] = [:]
+    var images: [String: [Image]] = [:]
 
-func jsonNumber(_ value: Double) -> Any {
-    if value.isNaN { return "NaN" }
-    if value.isInfinite { return value > 0 ? "Infinity" : "-Infinity" }
-    return value
+    /// Written with gradalert's JSONWriter, whose numbers round-trip exactly (Foundation's
+    /// JSONSerialization does not promise that) and whose NaN/±Infinity are the manifest's strings.
+    func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("scalars")
+        json.beginObject()
+        for (tag, points) in scalars.sorted(by: { $0.key < $1.key }) {
+            json.key(tag)
+            json.beginArray()
+            for point in points {
+                json.beginArray()
+                json.integer(Int64(point.step))
+                json.number(point.wallTime)
+                json.number(point.value)
+                json.endArray()
+            }
+            json.endArray()
+        }
+        json.endObject()
+        json.key("histograms")
+        json.beginObject()
+        for (tag, entries) in histograms.sorted(by: { $0.key < $1.key }) {
+            json.key(tag)
+            json.beginArray()
+            for entry in entries {
+                let h = entry.summary
+                json.beginObject()
+                json.field("step", entry.step)
+                json.field("wall_time", entry.wallTime)
+                json.field("min", h.min)
+                json.field("max", h.max)
+                json.field("num", h.count)
+                json.field("sum", h.sum)
+                json.field("sum_squares", h.sumSquares)
+                json.field("bucket_limit", numbers: h.bucketLimits)
+                json.field("bucket", numbers: h.bucketCounts)
+                json.endObject()
+            }
+            json.endArray()
+        }
+        json.endObject()
+        json.key("texts")
+        json.beginObject()
+        for (tag, entries) in texts.sorted(by: { $0.key < $1.key }) {
+            json.key(tag)
+            json.beginArray()
+            for entry in entries {
+                json.beginArray()
+                json.integer(Int64(entry.step))
+                json.number(entry.wallTime)
+                json.string(entry.text)
+                json.endArray()
+            }
+            json.endArray()
+        }
+        json.endObject()
+        json.key("images")
+        json.beginObject()
+        for (tag, entries) in images.sorted(by: { $0.key < $1.key }) {
+            json.key(tag)
+            json.beginArray()
+            for entry in entries {
+                json.beginObject()
+                json.field("step", entry.step)
+                json.field("wall_time", entry.wallTime)
+                json.field("width", entry.width)
+                json.field("height", entry.height)
+                json.field("png_base64", Data(entry.png).base64EncodedString())
+                json.endObject()
+            }
+            json.endArray()
+        }
+        json.endObject()
+        json.endObject()
+    }
 }
 
 var random = SplitMix64(state: 42)
 let baseTime = (Date().timeIntervalSince1970 * 1000).rounded() / 1000
-var manifest: [String: Any] = [:]
+var manifest: [(name: String, run: RunManifest)] = []
 
 @MainActor func writeRun(_ name: String, steps: [Int], build: @MainActor (SummaryWriter, inout RunManifest, Int, Double) throws -> Void) throws {
     let writer = try SummaryWriter(logdir: logdir + "/" + name)
@@ -62,25 +142,22 @@ var manifest: [String: Any] = [:]
         try build(writer, &run, step, wallTime)
     }
     try writer.close()
-    manifest[name] = run.json
+    manifest.append((name, run))
 }
 
 func recordScalar(_ writer: SummaryWriter, _ run: inout RunManifest, _ tag: String, _ value: Double, _ step: Int, _ time: Double) throws {
     try writer.scalar(tag, value, step: step, wallTime: time)
-    run.scalars[tag, default: []].append([step, time, jsonNumber(Double(Float(value)))])
+    run.scalars[tag, default: []].append((step, time, Double(Float(value))))
 }
 
 func recordHistogram(_ writer: SummaryWriter, _ run: inout RunManifest, _ tag: String, _ values: [Float], _ step: Int, _ time: Double) throws {
     let h = try writer.histogram(tag, values: values, step: step, wallTime: time)
-    run.histograms[tag, default: []].append([
-        "step": step, "wall_time": time, "min": h.min, "max": h.max, "num": h.count, "sum": h.sum,
-        "sum_squares": h.sumSquares, "bucket_limit": h.bucketLimits, "bucket": h.bucketCounts,
-    ])
+    run.histograms[tag, default: []].append(.init(step: step, wallTime: time, summary: h))
 }
 
 func recordText(_ writer: SummaryWriter, _ run: inout RunManifest, _ tag: String, _ text: String, _ step: Int, _ time: Double) throws {
     try writer.text(tag, text, step: step, wallTime: time)
-    run.texts[tag, default: []].append([step, time, text])
+    run.texts[tag, default: []].append((step, time, text))
 }
 
 func recordImage(_ writer: SummaryWriter, _ run: inout RunManifest, _ tag: String, width: Int, height: Int, seed: Int, _ step: Int, _ time: Double) throws {
@@ -96,10 +173,7 @@ func recordImage(_ writer: SummaryWriter, _ run: inout RunManifest, _ tag: Strin
     }
     let png = try PNG.encode(pixels: pixels, width: width, height: height, channels: 4)
     try writer.image(tag, png: png, width: width, height: height, colorspace: 4, step: step, wallTime: time)
-    run.images[tag, default: []].append([
-        "step": step, "wall_time": time, "width": width, "height": height,
-        "png_base64": Data(png).base64EncodedString(),
-    ])
+    run.images[tag, default: []].append(.init(step: step, wallTime: time, width: width, height: height, png: png))
 }
 
 // Steps ascend within each run (TensorBoard's accumulator purges data when steps go back).
@@ -149,6 +223,7 @@ do {
         try recordScalar(writer, &run, "損失/loss ✓", 0.5 + Double(step) * 0.01, step, time)
         try recordScalar(writer, &run, "tiny", 1e-40, step, time)  // a float32 subnormal
         try recordScalar(writer, &run, "huge", 3.0e38, step, time)
+        try recordScalar(writer, &run, "signed zero", -0.0, step, time)
         if step % 10 == 0 {
             try recordText(writer, &run, "notes/ünïcode", "Grüße — 你好 — 🚀 step \(step)\n* list item\n\n`code`", step, time)
         }
@@ -161,6 +236,15 @@ do {
     exit(1)
 }
 
-let data = try JSONSerialization.data(withJSONObject: ["runs": manifest], options: [.sortedKeys])
-try data.write(to: URL(fileURLWithPath: manifestPath))
+var json = JSONWriter()
+json.beginObject()
+json.key("runs")
+json.beginObject()
+for (name, run) in manifest {
+    json.key(name)
+    run.write(to: &json)
+}
+json.endObject()
+json.endObject()
+try Data(json.output.utf8).write(to: URL(fileURLWithPath: manifestPath))
 print("wrote \(manifest.count) runs to \(logdir), manifest \(manifestPath)")
