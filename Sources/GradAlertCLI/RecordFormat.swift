@@ -34,7 +34,10 @@ enum TextFormat {
 
     static func describe(_ value: SummaryValue.Value) -> String {
         switch value {
-        case .scalar(let number): return "= \(number)"
+        case .scalar(let number):
+            // Most scalars are 32-bit floats (simple_value): print them as such (0.1, not 0.10000000149011612).
+            if number.isFinite, Double(Float(number)) == number { return "= \(Float(number))" }
+            return "= \(number)"
         case .histogram(let h):
             let mean = h.count > 0 ? h.sum / h.count : 0
             return "n=\(h.count) min=\(h.min) max=\(h.max) mean=\(mean) norm=\(h.l2Norm) buckets=\(h.bucketCounts.count)"

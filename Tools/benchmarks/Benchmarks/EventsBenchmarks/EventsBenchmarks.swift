@@ -1,0 +1,72 @@
+import Benchmark
+import CGradAlertCRC32C
+import Foundation
+import TensorBoardEvents
+
+// Each benchmark's iteration is a fixed amount of work, so throughput (iterations/s) converts to
+// the unit in its name: Tools/benchmarks/ratios.py does that and puts the peers beside it.
+//
+// BENCH_LOGDIR names the logdir written by `bench-logdir` (Tools/benchmarks/run.sh sets it).
+
+let scalarsPerIteration = 100_000
+let crcBytes = 1 << 20
+let largeCRCBytes = 64 << 20
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident],
+        warmupIterations: 2,
+        maxDuration: .seconds(10),
+        maxIterations: 1000
+    )
+
+    let small = (0..<crcBytes).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+    let large = (0..<largeCRCBytes).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+
+    Benchmark("CRC32C dispatched 1 MiB") { benchmark in
+        small.withUnsafeBytes { bytes in
+            for _ in benchmark.scaledIterations { blackHole(gradalert_crc32c(0, bytes.baseAddress, bytes.count)) }
+        }
+    }
+    Benchmark("CRC32C portable 1 MiB") { benchmark in
+        small.withUnsafeBytes { bytes in
+            for _ in benchmark.scaledIterations { blackHole(gradalert_crc32c_portable(0, bytes.baseAddress, bytes.count)) }
+        }
+    }
+    Benchmark("CRC32C dispatched 64 MiB", configuration: .init(maxIterations: 100)) { benchmark in
+        large.withUnsafeBytes { bytes in
+            for _ in benchmark.scaledIterations { blackHole(gradalert_crc32c(0, bytes.baseAddress, bytes.count)) }
+        }
+    }
+
+    Benchmark("Write 100k scalars", configuration: .init(maxIterations: 100)) { benchmark in
+        let directory = NSTemporaryDirectory() + "gradalert-bench-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for _ in benchmark.scaledIterations {
+            let writer = try SummaryWriter(logdir: directory)
+            benchmark.startMeasurement()
+            for step in 0..<scalarsPerIteration {
+                try writer.scalar("loss", Double(step) * 0.001, step: step)
+            }
+            try writer.close()
+            benchmark.stopMeasurement()
+            try? FileManager.default.removeItem(atPath: writer.path)
+        }
+    }
+
+    if let logdir = ProcessInfo.processInfo.environment["BENCH_LOGDIR"] {
+        let files = ((try? LogDirectory.runs(in: logdir)) ?? []).flatMap(\.files)
+        Benchmark("Read logdir (decode every record)", configuration: .init(maxDuration: .seconds(20), maxIterations: 20)) { benchmark in
+            for _ in benchmark.scaledIterations {
+                var events = 0
+                for file in files {
+                    let reader = EventFileReader(path: file)
+                    while let entry = reader.next() {
+                        if case .event = entry { events += 1 }
+                    }
+                }
+                blackHole(events)
+            }
+        }
+    }
+}

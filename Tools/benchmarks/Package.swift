@@ -1,0 +1,30 @@
+// swift-tools-version: 6.1
+// Benchmarks live in their own package so the main build and CI never pay for building
+// ordo-one/benchmark. Run them with Tools/benchmarks/run.sh (see docs/benchmarks.md).
+import PackageDescription
+
+let package = Package(
+    name: "gradalert-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "gradalert", path: "../.."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "EventsBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "TensorBoardEvents", package: "gradalert"),
+            ],
+            path: "Benchmarks/EventsBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // Writes the ~200 MB logdir the reader benchmarks and the peers read.
+        .executableTarget(
+            name: "bench-logdir",
+            dependencies: [.product(name: "TensorBoardEvents", package: "gradalert")],
+            path: "Sources/BenchLogdir"
+        ),
+    ]
+)
