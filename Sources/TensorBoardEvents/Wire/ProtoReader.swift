@@ -122,7 +122,18 @@ struct ProtoReader {
         case .lengthDelimited:
             let payload = try lengthDelimited()
             guard payload.count % 8 == 0 else { throw .malformed }
-            values.reserveCapacity(values.count + payload.count / 8)
+            let count = payload.count / 8
+            #if _endian(little)
+            if values.isEmpty {
+                // The common case, a whole packed run: one allocation and one copy.
+                values = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    if count > 0 { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: payload.baseAddress!, byteCount: count * 8) }
+                    initialized = count
+                }
+                return
+            }
+            #endif
+            values.reserveCapacity(values.count + count)
             var offset = 0
             while offset < payload.count {
                 values.append(Double(bitPattern: UInt64(littleEndian: payload.loadUnaligned(fromByteOffset: offset, as: UInt64.self))))
