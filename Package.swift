@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "TensorBoardEvents", targets: ["TensorBoardEvents"]),
+        .library(name: "ExplosionDetector", targets: ["ExplosionDetector"]),
         .library(name: "GradAlertCLI", targets: ["GradAlertCLI"]),
         .executable(name: "gradalert", targets: ["gradalert"]),
     ],
@@ -32,10 +33,16 @@ let package = Package(
             dependencies: ["CGradAlertCRC32C", "CGradAlertZlib"],
             swiftSettings: swiftSettings
         ),
+        // Streaming rules over (step, value) series: alerts, episodes, origin, remedies. No dependencies.
+        .target(
+            name: "ExplosionDetector",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "GradAlertCLI",
             dependencies: [
                 "TensorBoardEvents",
+                "ExplosionDetector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -59,6 +66,11 @@ let package = Package(
         .testTarget(
             name: "TensorBoardEventsTests",
             dependencies: ["TensorBoardEvents", "CGradAlertCRC32C"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ExplosionDetectorTests",
+            dependencies: ["ExplosionDetector"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

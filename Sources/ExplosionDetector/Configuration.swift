@@ -1,0 +1,80 @@
+/// Every threshold of every rule. docs/detector.md gives the reason for each default.
+public struct DetectorConfiguration: Sendable {
+    public var spike = SpikeRule()
+    public var growth = GrowthRule()
+    public var vanishing = VanishingRule()
+    public var thresholds: [ThresholdRule] = []
+    /// An episode closes after this many consecutive normal points (hysteresis), so a series that
+    /// hovers at the edge alerts once, not on every other step.
+    public var recoveryPoints = 5
+    /// Apply the non-finite and spike rules to loss series as well.
+    public var watchLoss = true
+
+    public init() {}
+}
+
+/// A value far above the robust baseline (median and MAD, in log10 space) of the recent past.
+public struct SpikeRule: Sendable {
+    public var enabled = true
+    /// How many previous finite values make the baseline.
+    public var window = 50
+    /// From this many previous values on, the full rule (robust z and ratio) applies.
+    public var minHistory = 10
+    /// Robust z-score in log10 space: (log v − median) / (1.4826·MAD).
+    public var zScore = 6.0
+    /// And the value must be at least this many times the baseline median.
+    public var minRatio = 10.0
+    /// With fewer than `minHistory` previous values, only a jump of this many times the median so far counts.
+    public var earlyMinRatio = 100.0
+    /// A gradient norm at or above this is absurd at any step, even the first (a bad initialisation).
+    public var absoluteBound: Double? = 1e6
+    /// The smallest MAD used, in decades (0.05 ≈ ×1.12), so a nearly flat series does not turn every
+    /// wiggle into an enormous z-score.
+    public var madFloor = 0.05
+    /// The episode closes once values are back under this many times the baseline.
+    public var closeRatio = 3.0
+
+    public init() {}
+}
+
+/// Sustained exponential growth: log10 of the value rising along a straight line over a window.
+public struct GrowthRule: Sendable {
+    public var enabled = true
+    /// Consecutive finite values fitted.
+    public var window = 20
+    /// The fitted line must rise by at least this factor across the window.
+    public var minFactor = 4.0
+    /// Fraction of step-to-step changes that must be increases.
+    public var minIncreasingFraction = 0.75
+    /// Coefficient of determination of the fit: growth must be steady, not one jump.
+    public var minFit = 0.8
+
+    public init() {}
+}
+
+/// A gradient norm that stays under a floor.
+public struct VanishingRule: Sendable {
+    public var enabled = true
+    public var floor = 1e-8
+    /// Consecutive values under the floor before it alerts.
+    public var window = 50
+
+    public init() {}
+}
+
+/// A bound the user gives: a warning above `warning`, critical above `critical`.
+public struct ThresholdRule: Sendable {
+    /// The roles it applies to.
+    public var roles: Set<SeriesRole>
+    /// If set, only series with these names.
+    public var series: Set<String>?
+    public var warning: Double?
+    public var critical: Double?
+
+    public init(roles: Set<SeriesRole> = [.globalGradientNorm, .layerGradientNorm], series: Set<String>? = nil, warning: Double? = nil, critical: Double? = nil) {
+        self.roles = roles
+        self.series = series
+        self.warning = warning
+        self.critical = critical
+    }
+}

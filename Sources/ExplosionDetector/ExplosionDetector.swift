@@ -1,0 +1,132 @@
+/// Watches many series at once — per-layer and global gradient norms, the loss — step by step,
+/// and says when gradients explode: which rule, where, against what baseline, which layer went
+/// first, and what to try. The same detector serves the live path (GradientMonitor, inside the
+/// training loop) and the after-the-fact path (`gradalert scan` over event files).
+///
+/// ```swift
+/// var detector = ExplosionDetector()
+/// let alerts = detector.observe(step: 12, points: [
+///     .init("grad_norm/global", .globalGradientNorm, 3.1e5),
+///     .init("grad_norm/fc3", .layerGradientNorm, 2.9e5),
+///     .init("loss", .loss, 2.2),
+/// ])
+/// ```
+public struct ExplosionDetector: Sendable {
+    public let configuration: DetectorConfiguration
+
+    /// One value of one series at a step.
+    public struct Point: Sendable {
+        public var series: String
+        public var role: SeriesRole
+        public var value: Double
+
+        public init(_ series: String, _ role: SeriesRole, _ value: Double) {
+            self.series = series
+            self.role = role
+            self.value = value
+        }
+    }
+
+    /// A stretch of steps during which at least one series had an open episode.
+    public struct Episode: Sendable, Equatable {
+        public var firstStep: Int64
+        /// The last step at which a series was still abnormal (nil while it is open).
+        public var lastStep: Int64?
+        /// The per-layer series that alerted first (ties: the largest ratio); nil when only global
+        /// or loss series alerted.
+        public var origin: String?
+        /// Every alert raised during the episode, in order.
+        public var alerts: [Alert]
+    }
+
+    private var monitors: [String: SeriesMonitor] = [:]
+    private var order: [String] = []
+    private var firstStep: Int64?
+    private var firstLossNonfinite: Int64?
+    private var firstGradientNonfinite: Int64?
+    public private(set) var episodes: [Episode] = []
+    private var episodeOpen = false
+    private var originStep: Int64?
+    private var originRatio = -Double.infinity
+
+    public init(configuration: DetectorConfiguration = DetectorConfiguration()) {
+        self.configuration = configuration
+    }
+
+    /// Every alert so far, in order.
+    public var alerts: [Alert] { episodes.flatMap(\.alerts) }
+
+    /// The names of the series seen so far, in order of appearance.
+    public var seriesNames: [String] { order }
+
+    /// Evaluates every point of one step. Loss points are looked at first, so that a loss that went
+    /// NaN at the same step as the gradients counts as going first (the forward pass broke).
+    public mutating func observe(step: Int64, wallTime: Double? = nil, points: [Point]) -> [Alert] {
+        if firstStep == nil { firstStep = step }
+        var raised: [Alert] = []
+        let ordered = points.filter { $0.role == .loss } + points.filter { $0.role != .loss }
+        for point in ordered {
+            if !point.value.isFinite {
+                if point.role == .loss {
+                    if firstLossNonfinite == nil { firstLossNonfinite = step }
+                } else if firstGradientNonfinite == nil {
+                    firstGradientNonfinite = step
+                }
+            }
+            if monitors[point.series] == nil {
+                monitors[point.series] = SeriesMonitor(name: point.series, role: point.role, configuration: configuration)
+                order.append(point.series)
+            }
+            let newAlerts = monitors[point.series]!.observe(step: step, wallTime: wallTime, value: point.value)
+            for var alert in newAlerts {
+                let monitor = monitors[point.series]!
+                let lossFirst = firstLossNonfinite.map { loss in firstGradientNonfinite.map { loss <= $0 } ?? true } ?? false
+                let situation = RemedyAdvisor.Situation(
+                    kind: alert.kind, role: alert.role,
+                    stepsSinceStart: Int(clamping: step - (monitor.firstStep ?? step)),
+                    lossFirst: lossFirst && alert.kind == .nonfinite,
+                    absurdScale: alert.kind == .spike && monitor.absurdAtOpen)
+                alert.remedies = RemedyAdvisor.remedies(for: situation)
+                raised.append(alert)
+            }
+        }
+        if !raised.isEmpty {
+            if !episodeOpen {
+                episodes.append(Episode(firstStep: step, lastStep: nil, origin: nil, alerts: []))
+                episodeOpen = true
+                originStep = nil
+                originRatio = -.infinity
+            }
+            // The origin: the first layer series to raise an explosion alert; ties, the largest ratio.
+            for alert in raised where alert.role.isLayer && alert.kind.isExplosion {
+                let ratio = alert.kind == .nonfinite ? Double.infinity : (alert.ratio ?? 0)
+                if originStep == nil || (originStep == step && ratio > originRatio) {
+                    originStep = step
+                    originRatio = ratio
+                    episodes[episodes.count - 1].origin = alert.series
+                }
+            }
+            let origin = episodes[episodes.count - 1].origin
+            for index in raised.indices { raised[index].origin = origin }
+            episodes[episodes.count - 1].alerts += raised
+        }
+        if episodeOpen, !monitors.values.contains(where: \.hasOpenEpisode) {
+            episodes[episodes.count - 1].lastStep = step
+            episodeOpen = false
+        }
+        return raised
+    }
+
+    /// Evaluates one value of one series (for series that do not come in steps together).
+    public mutating func observe(step: Int64, wallTime: Double? = nil, series: String, role: SeriesRole, value: Double) -> [Alert] {
+        observe(step: step, wallTime: wallTime, points: [Point(series, role, value)])
+    }
+
+    /// The series with an open episode now, and which kinds.
+    public var openEpisodes: [(series: String, kinds: [AlertKind])] {
+        order.compactMap { name in
+            let monitor = monitors[name]!
+            return monitor.hasOpenEpisode ? (name, monitor.openKinds) : nil
+        }
+    }
+}

@@ -1,0 +1,77 @@
+/// The eight remedy families for exploding (and vanishing) gradients, roughly in the order a
+/// practitioner tries them. docs/remedies.md says when each applies.
+public enum Remedy: String, Sendable, CaseIterable {
+    case lowerLearningRate = "lower_learning_rate"
+    case clipGradients = "clip_gradients"
+    case betterInitialisation = "better_initialisation"
+    case smootherActivations = "smoother_activations"
+    case normalisation = "normalisation"
+    case residualConnections = "residual_connections"
+    case adaptiveOptimiser = "adaptive_optimiser"
+    case smootherLoss = "smoother_loss"
+
+    /// A short imperative: what to try.
+    public var advice: String {
+        switch self {
+        case .lowerLearningRate: "lower the learning rate (try 10x lower, or a longer warm-up)"
+        case .clipGradients: "clip gradients by global norm (max_norm around 1.0 to start)"
+        case .betterInitialisation: "use a scaled initialisation (He/Kaiming for ReLU, Xavier/Glorot for tanh/sigmoid)"
+        case .smootherActivations: "use a bounded or smoother activation (LeakyReLU, ELU, GELU, tanh) where ReLU amplifies"
+        case .normalisation: "add normalisation (LayerNorm or BatchNorm) to keep activations, and so gradients, in range"
+        case .residualConnections: "add residual connections to shorten the gradient path through deep stacks"
+        case .adaptiveOptimiser: "use an adaptive optimiser (Adam, RMSProp) that normalises each parameter's step"
+        case .smootherLoss: "smooth the loss (label smoothing; guard log/exp/division against 0 and overflow)"
+        }
+    }
+}
+
+/// Chooses remedies from what happened.
+public enum RemedyAdvisor {
+    public struct Situation: Sendable {
+        public var kind: AlertKind
+        public var role: SeriesRole
+        /// The step the series' history began (a blow-up at the very start points at initialisation).
+        public var stepsSinceStart: Int
+        /// The loss went non-finite before any gradient did.
+        public var lossFirst: Bool
+        /// Set when the value was judged on its absolute scale with little or no history.
+        public var absurdScale: Bool
+
+        public init(kind: AlertKind, role: SeriesRole, stepsSinceStart: Int, lossFirst: Bool = false, absurdScale: Bool = false) {
+            self.kind = kind
+            self.role = role
+            self.stepsSinceStart = stepsSinceStart
+            self.lossFirst = lossFirst
+            self.absurdScale = absurdScale
+        }
+    }
+
+    public static func remedies(for situation: Situation) -> [Remedy] {
+        if situation.kind == .vanishing {
+            return [.betterInitialisation, .residualConnections, .normalisation, .smootherActivations, .adaptiveOptimiser]
+        }
+        if situation.absurdScale || (situation.stepsSinceStart <= 2 && situation.role.isGradient) {
+            // Too large from the first steps: the weights started too large.
+            return [.betterInitialisation, .normalisation, .lowerLearningRate, .residualConnections, .clipGradients]
+        }
+        switch (situation.kind, situation.role) {
+        case (.nonfinite, .loss), (.nonfinite, _) where situation.lossFirst:
+            // The loss broke before any gradient: an overflowing or undefined loss (log 0, exp).
+            return [.smootherLoss, .lowerLearningRate, .clipGradients]
+        case (.nonfinite, _):
+            return [.lowerLearningRate, .clipGradients, .betterInitialisation, .normalisation]
+        case (.spike, .loss), (.threshold, .loss):
+            return [.lowerLearningRate, .clipGradients, .smootherLoss]
+        case (.spike, _):
+            // One sudden jump: cap the update so one bad batch cannot wreck the weights.
+            return [.clipGradients, .lowerLearningRate, .adaptiveOptimiser, .normalisation]
+        case (.growth, _):
+            // Sustained compounding: the step size, or a deep product of Jacobians.
+            return [.lowerLearningRate, .clipGradients, .normalisation, .residualConnections, .smootherActivations]
+        case (.threshold, _):
+            return [.clipGradients, .lowerLearningRate]
+        case (.vanishing, _):
+            return []
+        }
+    }
+}

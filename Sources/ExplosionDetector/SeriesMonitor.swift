@@ -1,0 +1,264 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The rules for one series, with the state each needs: a robust baseline window, a growth
+/// window, and which episodes are open.
+struct SeriesMonitor {
+    let name: String
+    let role: SeriesRole
+    private let configuration: DetectorConfiguration
+
+    /// log10 of the last finite positive values outside spike episodes: the spike baseline.
+    private var baseline: SlidingWindow
+    /// log10 of the last consecutive finite positive values: the growth fit.
+    private var recent: SlidingWindow
+    private(set) var firstStep: Int64?
+    private(set) var points = 0
+    private var everNonZero = false
+    private var belowFloor = 0
+
+    /// Open episodes, by kind, with the state that decides when each closes.
+    private var open: [AlertKind: Episode] = [:]
+
+    struct Episode {
+        var severity: Severity
+        /// log10 of the baseline the spike was measured against (nil: judged on the absolute bound).
+        var baselineLog: Double?
+        var normalRun = 0
+    }
+
+    init(name: String, role: SeriesRole, configuration: DetectorConfiguration) {
+        self.name = name
+        self.role = role
+        self.configuration = configuration
+        baseline = SlidingWindow(capacity: configuration.spike.window)
+        recent = SlidingWindow(capacity: configuration.growth.window)
+    }
+
+    var hasOpenEpisode: Bool { !open.isEmpty }
+    var openKinds: [AlertKind] { open.keys.sorted() }
+
+    /// Evaluates `value` at `step` against the past, then lets it join the past. Returns the alerts
+    /// of the episodes that open here (without remedies or origin: the detector adds those).
+    mutating func observe(step: Int64, wallTime: Double?, value: Double) -> [Alert] {
+        if firstStep == nil { firstStep = step }
+        points += 1
+        var alerts: [Alert] = []
+        let watchesSpikes = role != .loss || configuration.watchLoss
+        let isNorm = role == .globalGradientNorm || role == .layerGradientNorm
+
+        // Non-finite values.
+        if !value.isFinite {
+            if watchesSpikes, open[.nonfinite] == nil {
+                open[.nonfinite] = Episode(severity: .critical)
+                let what = value.isNaN ? "NaN" : (value > 0 ? "+Inf" : "-Inf")
+                alerts.append(alert(.nonfinite, .critical, step, wallTime, value, nil, nil,
+                                    "\(name) is \(what) at step \(step)"))
+            }
+            open[.nonfinite]?.normalRun = 0
+            recent.removeAll()
+            belowFloor = 0
+            return alerts
+        }
+        recover(.nonfinite, normal: true)
+        if value != 0 { everNonZero = true }
+
+        // Spikes: far above the robust baseline, or absurd on any scale.
+        if configuration.spike.enabled, watchesSpikes {
+            alerts += evaluateSpike(step: step, wallTime: wallTime, value: value)
+        }
+
+        // Sustained growth of a norm.
+        if value > 0 { recent.append(log10(value)) } else { recent.removeAll() }
+        if configuration.growth.enabled, isNorm {
+            if let (rise, fit) = growthSignal() {
+                if open[.growth] == nil {
+                    open[.growth] = Episode(severity: .warning)
+                    let factor = pow(10, rise)
+                    let first = pow(10, recent.values.first ?? 0)
+                    alerts.append(alert(.growth, .warning, step, wallTime, value, first, factor,
+                                        "\(name) grew \(Self.format(factor))x over the last \(recent.count) points (steady exponential growth, fit R² \(Self.format(fit)))"))
+                }
+                open[.growth]?.normalRun = 0
+            } else {
+                recover(.growth, normal: true)
+            }
+        }
+
+        // User bounds.
+        for rule in configuration.thresholds where rule.roles.contains(role) && (rule.series?.contains(name) ?? true) {
+            var severity: Severity?
+            var bound = 0.0
+            if let critical = rule.critical, value >= critical {
+                severity = .critical
+                bound = critical
+            } else if let warning = rule.warning, value >= warning {
+                severity = .warning
+                bound = warning
+            }
+            if let severity {
+                if let existing = open[.threshold], existing.severity >= severity {
+                    open[.threshold]?.normalRun = 0
+                } else {
+                    open[.threshold] = Episode(severity: severity)
+                    alerts.append(alert(.threshold, severity, step, wallTime, value, bound, value / bound,
+                                        "\(name) = \(Self.format(value)) at step \(step), above the \(severity.rawValue) bound \(Self.format(bound))"))
+                }
+            } else {
+                recover(.threshold, normal: true)
+            }
+        }
+
+        // Vanishing norms: under the floor for a whole window (a parameter that never had a
+        // non-zero gradient gets none at all, which is another matter, and is left alone).
+        if configuration.vanishing.enabled, isNorm {
+            if value < configuration.vanishing.floor {
+                belowFloor += 1
+                if belowFloor >= configuration.vanishing.window, everNonZero, open[.vanishing] == nil {
+                    open[.vanishing] = Episode(severity: .warning)
+                    alerts.append(alert(.vanishing, .warning, step, wallTime, value, configuration.vanishing.floor, nil,
+                                        "\(name) has stayed below \(Self.format(configuration.vanishing.floor)) for \(belowFloor) points"))
+                }
+                open[.vanishing]?.normalRun = 0
+            } else {
+                belowFloor = 0
+                recover(.vanishing, normal: true)
+            }
+        }
+        return alerts
+    }
+
+    private mutating func evaluateSpike(step: Int64, wallTime: Double?, value: Double) -> [Alert] {
+        let rule = configuration.spike
+        var alerts: [Alert] = []
+        guard value > 0 else {
+            recover(.spike, normal: true)
+            return alerts
+        }
+        let x = log10(value)
+        if let episode = open[.spike] {
+            // Open: does the value count as back to normal?
+            let normal: Bool
+            if let base = episode.baselineLog {
+                normal = x - base <= log10(rule.closeRatio)
+            } else {
+                normal = value < (rule.absoluteBound ?? .infinity)
+            }
+            recover(.spike, normal: normal)
+            if open[.spike] == nil, normal { baseline.append(x) }
+            return alerts
+        }
+        var fired: (baselineLog: Double?, message: String)?
+        if baseline.count >= rule.minHistory {
+            let median = baseline.median
+            let mad = 1.4826 * baseline.medianAbsoluteDeviation(from: median)
+            let z = (x - median) / max(mad, rule.madFloor)
+            let ratio = pow(10, x - median)
+            if z >= rule.zScore, ratio >= rule.minRatio {
+                fired = (median, "\(name) = \(Self.format(value)) at step \(step) is \(Self.format(ratio))x its recent median \(Self.format(pow(10, median))) (robust z \(Self.format(z)))")
+            }
+        } else if !baseline.isEmpty {
+            let median = baseline.median
+            let ratio = pow(10, x - median)
+            if ratio >= rule.earlyMinRatio {
+                fired = (median, "\(name) = \(Self.format(value)) at step \(step) is \(Self.format(ratio))x the median of its first \(baseline.count) points")
+            }
+        }
+        if fired == nil, role.isGradient, let bound = rule.absoluteBound, value >= bound {
+            fired = (nil, "\(name) = \(Self.format(value)) at step \(step): no healthy gradient is this large (bound \(Self.format(bound)))")
+        }
+        if let fired {
+            open[.spike] = Episode(severity: .critical, baselineLog: fired.baselineLog)
+            let base = fired.baselineLog.map { pow(10, $0) }
+            let ratio = base.map { value / $0 } ?? rule.absoluteBound.map { value / $0 }
+            alerts.append(alert(.spike, .critical, step, wallTime, value, base, ratio, fired.message))
+            absurdAtOpen = fired.baselineLog == nil
+        } else {
+            baseline.append(x)
+        }
+        return alerts
+    }
+
+    /// Whether the last spike opened on the absolute bound rather than a baseline.
+    private(set) var absurdAtOpen = false
+
+    /// (rise in decades, R²) when the growth window shows steady exponential growth.
+    private func growthSignal() -> (Double, Double)? {
+        let rule = configuration.growth
+        guard recent.count >= rule.window, rule.window >= 3 else { return nil }
+        let y = recent.values
+        let n = Double(y.count)
+        let meanX = (n - 1) / 2
+        let meanY = y.reduce(0, +) / n
+        var sxy = 0.0
+        var sxx = 0.0
+        var syy = 0.0
+        var increases = 0
+        for (index, value) in y.enumerated() {
+            let dx = Double(index) - meanX
+            let dy = value - meanY
+            sxy += dx * dy
+            sxx += dx * dx
+            syy += dy * dy
+            if index > 0, value > y[index - 1] { increases += 1 }
+        }
+        guard sxx > 0, syy > 0 else { return nil }
+        let slope = sxy / sxx
+        let rise = slope * (n - 1)
+        let fit = (sxy * sxy) / (sxx * syy)
+        guard rise >= log10(rule.minFactor), fit >= rule.minFit,
+            Double(increases) / (n - 1) >= rule.minIncreasingFraction
+        else { return nil }
+        return (rise, fit)
+    }
+
+    /// Counts a normal (or not) point towards closing the episode of `kind`.
+    private mutating func recover(_ kind: AlertKind, normal: Bool) {
+        guard var episode = open[kind] else { return }
+        if normal {
+            episode.normalRun += 1
+            if episode.normalRun >= configuration.recoveryPoints {
+                open[kind] = nil
+                return
+            }
+        } else {
+            episode.normalRun = 0
+        }
+        open[kind] = episode
+    }
+
+    private func alert(
+        _ kind: AlertKind, _ severity: Severity, _ step: Int64, _ wallTime: Double?, _ value: Double,
+        _ baseline: Double?, _ ratio: Double?, _ message: String
+    ) -> Alert {
+        Alert(kind: kind, severity: severity, series: name, role: role, step: step, wallTime: wallTime,
+              value: value, baseline: baseline, ratio: ratio, message: message)
+    }
+
+    /// Three significant digits, scientific where that is shorter.
+    static func format(_ value: Double) -> String {
+        if !value.isFinite { return value.isNaN ? "NaN" : (value > 0 ? "Inf" : "-Inf") }
+        let magnitude = Swift.abs(value)
+        if magnitude != 0 && (magnitude >= 1e5 || magnitude < 1e-3) {
+            let exponent = Int(floor(log10(magnitude)))
+            let mantissa = value / pow(10, Double(exponent))
+            return "\(round3(mantissa))e\(exponent)"
+        }
+        return "\(round3(value))"
+    }
+
+    private static func round3(_ value: Double) -> String {
+        let magnitude = Swift.abs(value)
+        let decimals = magnitude >= 100 ? 0 : magnitude >= 10 ? 1 : 2
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let rounded = (value * scale).rounded() / scale
+        if decimals == 0 { return String(Int(rounded)) }
+        var text = String(rounded)
+        if text.hasSuffix(".0") { text.removeLast(2) }
+        return text
+    }
+}

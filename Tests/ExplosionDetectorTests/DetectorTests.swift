@@ -1,0 +1,238 @@
+import Foundation
+import Testing
+
+@testable import ExplosionDetector
+
+/// Deterministic noise for synthetic series (SplitMix64 + Box–Muller).
+struct Noise {
+    var state: UInt64
+    mutating func uniform() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Double((z ^ (z >> 31)) >> 11) * 0x1p-53
+    }
+    mutating func normal() -> Double {
+        (-2 * log(max(uniform(), 1e-300))).squareRoot() * cos(2 * .pi * uniform())
+    }
+}
+
+func run(_ values: [Double], role: SeriesRole = .globalGradientNorm, name: String = "grad_norm/global",
+         configuration: DetectorConfiguration = DetectorConfiguration(), firstStep: Int64 = 0) -> [Alert] {
+    var detector = ExplosionDetector(configuration: configuration)
+    var alerts: [Alert] = []
+    for (index, value) in values.enumerated() {
+        alerts += detector.observe(step: firstStep + Int64(index), series: name, role: role, value: value)
+    }
+    return alerts
+}
+
+@Suite struct SpikeTests {
+    /// The value being judged is not part of its own baseline: on a flat series, one jump of 100x
+    /// is compared with the flat level and fires.
+    @Test func currentValueIsNotInItsBaseline() {
+        let alerts = run(Array(repeating: 1.0, count: 30) + [100.0])
+        #expect(alerts.count == 1)
+        #expect(alerts.first?.kind == .spike)
+        #expect(alerts.first?.severity == .critical)
+        #expect(alerts.first?.step == 30)
+        #expect(alerts.first?.baseline == 1.0)
+        #expect(alerts.first?.ratio == 100)
+    }
+
+    @Test func noisyHealthySeriesGivesNoAlert() {
+        var noise = Noise(state: 1)
+        // Log-normal noise with a spread of ×1.6 (σ = 0.2 decades) and a slow drift down, as real
+        // gradient norms look while the loss falls.
+        let values = (0..<3000).map { step in pow(10, -0.0003 * Double(step) + 0.2 * noise.normal()) }
+        #expect(run(values).isEmpty)
+    }
+
+    @Test func aJumpSmallerThanTheMinimumRatioIsNotASpike() {
+        var noise = Noise(state: 2)
+        let values = (0..<100).map { _ in 1 + 0.001 * noise.normal() } + [8.0]
+        // z is enormous (the series is almost flat) but 8x is under the 10x minimum.
+        #expect(run(values).isEmpty)
+    }
+
+    @Test func absurdScaleAtTheFirstStep() {
+        let alerts = run([1e16, 2e16, 3e16])
+        #expect(alerts.count == 1)
+        #expect(alerts.first?.kind == .spike && alerts.first?.step == 0)
+        #expect(alerts.first?.baseline == nil)
+        #expect(alerts.first?.remedies.first == .betterInitialisation)
+    }
+
+    @Test func earlyStepsNeedALargerJump() {
+        #expect(run([1, 1.2, 0.9, 50]).isEmpty)  // 50x with three points of history: not yet
+        let alerts = run([1, 1.2, 0.9, 500])
+        #expect(alerts.map(\.kind) == [.spike])
+        #expect(alerts.first?.step == 3)
+    }
+
+    @Test func theLossIsNotJudgedOnAnAbsoluteScale() {
+        #expect(run([1e7, 1.1e7, 0.9e7], role: .loss, name: "loss").isEmpty)
+        #expect(run(Array(repeating: 2.0, count: 20) + [500], role: .loss, name: "loss").map(\.kind) == [.spike])
+    }
+
+    /// An episode alerts once, closes when values are back to normal for a while, and a later
+    /// episode alerts again.
+    @Test func episodesAndHysteresis() {
+        let flat = Array(repeating: 1.0, count: 20)
+        let values = flat + [200, 300, 2.5, 250, 1, 1, 1, 1, 1, 1] + flat + [1000]
+        let alerts = run(values)
+        #expect(alerts.map(\.step) == [20, 50])
+    }
+}
+
+@Suite struct OtherRuleTests {
+    @Test func nonFiniteValuesAlertOncePerEpisode() {
+        let values: [Double] = [1, 1, .nan, .nan, .infinity, 1, 1, 1, 1, 1, 1, -.infinity]
+        let alerts = run(values)
+        #expect(alerts.map(\.kind) == [.nonfinite, .nonfinite])
+        #expect(alerts.map(\.step) == [2, 11])
+        #expect(alerts.allSatisfy { $0.severity == .critical })
+        #expect(alerts[0].message.contains("NaN"))
+        #expect(alerts[1].message.contains("-Inf"))
+    }
+
+    /// Steady growth of ×1.1 a step is flagged as growth (a warning) well before it becomes a spike.
+    @Test func sustainedGrowthIsTheEarlyWarning() {
+        var noise = Noise(state: 3)
+        let healthy = (0..<100).map { _ in pow(10, 0.1 * noise.normal()) }
+        let growing = (0..<80).map { pow(1.1, Double($0 + 1)) * pow(10, 0.02 * noise.normal()) }
+        let alerts = run(healthy + growing)
+        let growth = alerts.first { $0.kind == .growth }
+        let spike = alerts.first { $0.kind == .spike }
+        #expect(alerts.first?.kind == .growth)
+        #expect(growth?.severity == .warning)
+        #expect(growth?.remedies.first == .lowerLearningRate)
+        if let growth, let spike {
+            #expect(spike.step - growth.step >= 5, "growth at \(growth.step), spike at \(spike.step)")
+        }
+        if let growth { #expect(growth.step >= 110 && growth.step < 125, "growth at \(growth.step)") }
+    }
+
+    @Test func oneJumpIsNotGrowth() {
+        let values = Array(repeating: 1.0, count: 30) + Array(repeating: 100.0, count: 30)
+        #expect(!run(values).contains { $0.kind == .growth })
+    }
+
+    @Test func thresholdsWarnThenEscalate() {
+        var configuration = DetectorConfiguration()
+        configuration.spike.enabled = false
+        configuration.thresholds = [ThresholdRule(warning: 10, critical: 100)]
+        let alerts = run([1, 5, 20, 30, 150, 160], configuration: configuration)
+        #expect(alerts.map(\.severity) == [.warning, .critical])
+        #expect(alerts.map(\.step) == [2, 4])
+        #expect(alerts.first?.ratio == 2)
+    }
+
+    @Test func vanishingNorms() {
+        var configuration = DetectorConfiguration()
+        configuration.vanishing.window = 10
+        let alerts = run([1e-3] + Array(repeating: 1e-10, count: 12), configuration: configuration)
+        #expect(alerts.map(\.kind) == [.vanishing])
+        #expect(alerts.first?.step == 10)
+        #expect(alerts.first?.remedies.first == .betterInitialisation)
+        // A parameter that never had a gradient is not "vanishing".
+        #expect(run(Array(repeating: 0, count: 100), configuration: configuration).isEmpty)
+    }
+}
+
+@Suite struct EpisodeTests {
+    /// The origin is the per-layer series that alerted first, even when the global norm and other
+    /// layers follow; the alerts name it.
+    @Test func originIsTheFirstLayerToAlert() {
+        var detector = ExplosionDetector()
+        var alerts: [Alert] = []
+        for step in 0..<40 {
+            var early = 1.0, late = 1.0, global = 1.5
+            if step >= 30 { early = 1e4; global = 1e4 }
+            if step >= 32 { late = 1e5; global = 1e5 }
+            alerts += detector.observe(step: Int64(step), points: [
+                .init("grad_norm/layer2", .layerGradientNorm, late),
+                .init("grad_norm/layer1", .layerGradientNorm, early),
+                .init("grad_norm/global", .globalGradientNorm, global),
+            ])
+        }
+        #expect(detector.episodes.count == 1)
+        #expect(detector.episodes.first?.origin == "grad_norm/layer1")
+        #expect(alerts.map(\.series) == ["grad_norm/layer1", "grad_norm/global", "grad_norm/layer2"])
+        #expect(alerts.allSatisfy { $0.origin == "grad_norm/layer1" })
+    }
+
+    @Test func tiesGoToTheLargestRatio() {
+        var detector = ExplosionDetector()
+        for step in 0..<20 {
+            let blow = step == 19
+            _ = detector.observe(step: Int64(step), points: [
+                .init("a", .layerGradientNorm, blow ? 1e3 : 1),
+                .init("b", .layerGradientNorm, blow ? 1e5 : 1),
+            ])
+        }
+        #expect(detector.episodes.first?.origin == "b")
+    }
+
+    @Test func lossGoingNaNFirstPointsAtTheLoss() {
+        var detector = ExplosionDetector()
+        var alerts: [Alert] = []
+        for step in 0..<30 {
+            let broken = step >= 25
+            alerts += detector.observe(step: Int64(step), points: [
+                .init("grad_norm/global", .globalGradientNorm, broken ? .nan : 1),
+                .init("loss", .loss, broken ? .nan : 2),
+            ])
+        }
+        #expect(alerts.map(\.kind) == [.nonfinite, .nonfinite])
+        #expect(alerts.allSatisfy { $0.remedies.first == .smootherLoss })
+        #expect(detector.episodes.first?.origin == nil)
+    }
+
+    @Test func gradientsGoingNaNFirstPointAtTheStepSize() {
+        var detector = ExplosionDetector()
+        var alerts: [Alert] = []
+        for step in 0..<30 {
+            alerts += detector.observe(step: Int64(step), points: [
+                .init("grad_norm/global", .globalGradientNorm, step >= 20 ? .nan : 1),
+                .init("loss", .loss, step >= 21 ? .nan : 2),
+            ])
+        }
+        #expect(alerts.first?.series == "grad_norm/global")
+        #expect(alerts.first?.remedies.first == .lowerLearningRate)
+    }
+
+    @Test func episodesCloseAndReopen() {
+        var detector = ExplosionDetector()
+        let values: [Double] = Array(repeating: 1, count: 20) + [.nan] + Array(repeating: 1, count: 10) + [.nan]
+        for (step, value) in values.enumerated() {
+            _ = detector.observe(step: Int64(step), series: "g", role: .globalGradientNorm, value: value)
+        }
+        #expect(detector.episodes.count == 2)
+        #expect(detector.episodes[0].firstStep == 20 && detector.episodes[0].lastStep == 25)
+        #expect(detector.episodes[1].firstStep == 31 && detector.episodes[1].lastStep == nil)
+    }
+}
+
+@Suite struct SlidingWindowTests {
+    @Test func medianAndMADMatchANaiveComputation() {
+        var noise = Noise(state: 9)
+        var window = SlidingWindow(capacity: 17)
+        var all: [Double] = []
+        for _ in 0..<500 {
+            let value = (noise.normal() * 10).rounded() / 10  // ties on purpose
+            window.append(value)
+            all.append(value)
+            let last = Array(all.suffix(17))
+            let sorted = last.sorted()
+            let n = sorted.count
+            let median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+            #expect(window.median == median)
+            let deviations = last.map { abs($0 - median) }.sorted()
+            let mad = n % 2 == 1 ? deviations[n / 2] : (deviations[n / 2 - 1] + deviations[n / 2]) / 2
+            #expect(abs(window.medianAbsoluteDeviation(from: median) - mad) < 1e-12)
+            #expect(window.values == last)
+        }
+    }
+}
