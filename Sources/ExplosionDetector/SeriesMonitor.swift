@@ -250,15 +250,18 @@ struct SeriesMonitor {
         return "\(round3(value))"
     }
 
+    /// Three significant digits.
     private static func round3(_ value: Double) -> String {
         let magnitude = Swift.abs(value)
-        let decimals = magnitude >= 100 ? 0 : magnitude >= 10 ? 1 : 2
-        var scale = 1.0
-        for _ in 0..<decimals { scale *= 10 }
+        guard magnitude > 0 else { return "0" }
+        let decimals = max(0, 2 - Int(floor(log10(magnitude))))
+        let scale = pow(10, Double(decimals))
         let rounded = (value * scale).rounded() / scale
         if decimals == 0 { return String(Int(rounded)) }
         var text = String(rounded)
-        if text.hasSuffix(".0") { text.removeLast(2) }
+        if text.contains("e") { return text }
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
         return text
     }
 }

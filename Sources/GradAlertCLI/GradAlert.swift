@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `gradalert` command. The executable target only calls `GradAlert.main()`; everything lives
 /// here so tests can run commands in-process.
@@ -12,14 +13,34 @@ public struct GradAlert: AsyncParsableCommand {
             Reads event files written by TensorFlow, PyTorch, tensorboardX, Keras, JAX or gradalert.
 
             Examples:
+              gradalert scan runs/                        did anything explode, where, since when?
               gradalert inspect runs/exp1                 every record of every event file in a run
               gradalert inspect events.out.tfevents.* --format json
             """,
         version: version,
-        subcommands: [Inspect.self]
+        subcommands: [Scan.self, Inspect.self]
     )
 
     public init() {}
+
+    /// Parses and runs, exiting 2 (not ArgumentParser's 64) on a usage error, as docs/cli.md says.
+    public static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                exit(withError: ExitCode(ExitStatus.usage))
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Exit codes shared by the commands.

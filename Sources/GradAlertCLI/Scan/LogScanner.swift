@@ -1,0 +1,92 @@
+import ExplosionDetector
+import Foundation
+import TensorBoardEvents
+
+/// Scans log directories: finds runs, reads each run's files in name order (runs in parallel, on
+/// every core), and reports per run.
+public struct LogScanner: Sendable {
+    public var classifier: TagClassifier
+    public var configuration: DetectorConfiguration
+    /// Parallel runs; defaults to the number of active cores.
+    public var concurrency: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    public init(classifier: TagClassifier, configuration: DetectorConfiguration) {
+        self.classifier = classifier
+        self.configuration = configuration
+    }
+
+    public struct Result: Sendable {
+        public var reports: [RunReport]
+        public var seconds: Double
+        public var files: Int { reports.reduce(0) { $0 + $1.files } }
+        public var bytes: Int { reports.reduce(0) { $0 + $1.bytes } }
+        public var readableFiles: Int { reports.reduce(0) { $0 + $1.readableFiles } }
+    }
+
+    /// Runs under each path, named relative to the path given (a file is a run named after its
+    /// folder's name).
+    public static func discover(_ paths: [String]) throws(LogDirectory.Error) -> [(name: String, files: [String])] {
+        var runs: [(String, [String])] = []
+        for path in paths {
+            let found = try LogDirectory.runs(in: path)
+            for run in found {
+                var name = run.name
+                if paths.count > 1 {
+                    let base = (path as NSString).lastPathComponent
+                    name = name == "." ? base : base + "/" + name
+                }
+                runs.append((name, run.files))
+            }
+        }
+        return runs
+    }
+
+    /// Scans the runs, calling `progress` (from any thread) after each run with (done, total, bytes).
+    public func scan(
+        runs: [(name: String, files: [String])],
+        progress: (@Sendable (Int, Int, Int) -> Void)? = nil
+    ) async -> Result {
+        let start = ContinuousClock.now
+        let classifier = self.classifier
+        let configuration = self.configuration
+        var reports = [RunReport?](repeating: nil, count: runs.count)
+        await withTaskGroup(of: (Int, RunReport).self) { group in
+            var next = 0
+            var done = 0
+            var bytes = 0
+            func launch() {
+                guard next < runs.count else { return }
+                let index = next
+                let run = runs[index]
+                next += 1
+                group.addTask {
+                    (index, Self.scanRun(name: run.name, files: run.files, classifier: classifier, configuration: configuration))
+                }
+            }
+            for _ in 0..<max(1, concurrency) { launch() }
+            for await (index, report) in group {
+                reports[index] = report
+                done += 1
+                bytes += report.bytes
+                progress?(done, runs.count, bytes)
+                launch()
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return Result(reports: reports.compactMap { $0 }, seconds: seconds)
+    }
+
+    static func scanRun(name: String, files: [String], classifier: TagClassifier, configuration: DetectorConfiguration) -> RunReport {
+        let analysis = RunAnalysis(name: name, classifier: classifier, configuration: configuration)
+        for file in files {
+            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
+            let reader = EventFileReader(path: file)
+            let before = analysis.diagnostics.count
+            analysis.consume(reader)
+            let unreadable = analysis.diagnostics[before...].contains { $0.problem == .unreadable }
+            analysis.noteFile(bytes: size, readable: !unreadable)
+        }
+        return analysis.finish()
+    }
+}

@@ -1,0 +1,251 @@
+import ExplosionDetector
+import TensorBoardEvents
+
+/// Everything gradalert finds in one run: turns its events into gradient-norm and loss series,
+/// splits them into segments where steps go back (a restart), runs the detector over each segment,
+/// and collects alerts and diagnostics. Events are consumed as they are read: nothing is kept per
+/// point, so memory does not grow with the size of the log.
+public final class RunAnalysis {
+    public let name: String
+    private let classifier: TagClassifier
+    private let configuration: DetectorConfiguration
+
+    private var detector: ExplosionDetector
+    private var segment = 0
+    /// Per segment: the first step of each tag (to tell which alerts a later segment hides).
+    private var segmentFirstSteps: [[String: Int64]] = [[:]]
+    private var lastStep: [String: Int64] = [:]
+    private var pendingStep: Int64?
+    private var pendingWallTime: Double?
+    private var pending: [ExplosionDetector.Point] = []
+    private var layerNorms: Set<String> = []
+    private var hasGlobalNorm = false
+    private var cache: [String: Classification] = [:]
+
+    public private(set) var alerts: [ScanAlert] = []
+    public private(set) var diagnostics: [RecordDiagnostic] = []
+    public private(set) var gradientSeries: [String] = []
+    public private(set) var lossSeries: [String] = []
+    public private(set) var files = 0
+    public private(set) var bytes = 0
+    public private(set) var readableFiles = 0
+    /// Episodes of finished segments, with their segment number.
+    private var finishedEpisodes: [(segment: Int, episode: ExplosionDetector.Episode)] = []
+
+    /// The name of the global norm gradalert computes from per-layer norms when a run logs none.
+    public static let derivedGlobalName = "grad_norm/global (computed from layers)"
+
+    /// An alert with where it was found.
+    public struct ScanAlert: Sendable {
+        public var alert: Alert
+        public var segment: Int
+        /// A later segment rewrote this step: TensorBoard will not show it.
+        public var superseded: Bool
+    }
+
+    private enum Classification {
+        case scalar(SeriesRole)
+        case gradientHistogram
+        case ignored
+    }
+
+    public init(name: String, classifier: TagClassifier, configuration: DetectorConfiguration) {
+        self.name = name
+        self.classifier = classifier
+        self.configuration = configuration
+        detector = ExplosionDetector(configuration: configuration)
+    }
+
+    // MARK: - Feeding
+
+    /// Reads a whole file (or what is new in it) and returns the alerts raised.
+    @discardableResult
+    public func consume(_ reader: EventFileReader, fileSize: Int? = nil) -> [ScanAlert] {
+        var raised: [ScanAlert] = []
+        while let entry = reader.next() {
+            switch entry {
+            case .event(let event, _): raised += feed(event)
+            case .diagnostic(let diagnostic): diagnostics.append(diagnostic)
+            }
+        }
+        return raised
+    }
+
+    /// Counts a file as part of the run (for the summary).
+    public func noteFile(bytes: Int, readable: Bool) {
+        files += 1
+        self.bytes += bytes
+        if readable { readableFiles += 1 }
+    }
+
+    /// Adds one event's values to the series; returns the alerts of any step it completed.
+    public func feed(_ event: Event) -> [ScanAlert] {
+        guard case .summary(let values) = event.content else { return [] }
+        var raised: [ScanAlert] = []
+        for value in values {
+            let points = self.points(for: value)
+            guard !points.isEmpty else { continue }
+            // A step at or before this tag's last one: the job restarted (or a writer was resumed).
+            if let last = lastStep[value.tag], event.step <= last {
+                raised += flush()
+                startSegment()
+            }
+            if pendingStep != event.step {
+                raised += flush()
+                pendingStep = event.step
+                pendingWallTime = event.wallTime
+            }
+            lastStep[value.tag] = event.step
+            if segmentFirstSteps[segment][value.tag] == nil { segmentFirstSteps[segment][value.tag] = event.step }
+            pending += points
+        }
+        return raised
+    }
+
+    private func points(for value: SummaryValue) -> [ExplosionDetector.Point] {
+        let kind: Classification
+        if let known = cache[value.tag] {
+            kind = known
+        } else {
+            switch value.value {
+            case .scalar:
+                switch classifier.classifyScalar(value.tag) {
+                case .gradient(let role): kind = .scalar(role)
+                case .loss: kind = .scalar(.loss)
+                case .ignored: kind = .ignored
+                }
+            case .histogram, .bucketHistogram:
+                kind = classifier.isGradientHistogram(value.tag) ? .gradientHistogram : .ignored
+            default:
+                kind = .ignored
+            }
+            cache[value.tag] = kind
+            switch kind {
+            case .scalar(.loss): lossSeries.append(value.tag)
+            case .scalar(let role):
+                gradientSeries.append(value.tag)
+                if role == .layerGradientNorm { layerNorms.insert(value.tag) }
+                if role == .globalGradientNorm { hasGlobalNorm = true }
+            case .gradientHistogram:
+                gradientSeries.append(value.tag)
+                layerNorms.insert(value.tag)
+            case .ignored: break
+            }
+        }
+        switch (kind, value.value) {
+        case (.scalar(let role), .scalar(let number)):
+            return [.init(value.tag, role, number)]
+        case (.gradientHistogram, .histogram(let histogram)):
+            // Norm = sqrt(sum of squares); a non-finite min, max or sum makes it non-finite.
+            var norm = histogram.l2Norm
+            if !histogram.min.isFinite || !histogram.max.isFinite || !histogram.sum.isFinite { norm = histogram.sum.isNaN ? .nan : .infinity }
+            return [.init(value.tag, .layerGradientNorm, norm)]
+        case (.gradientHistogram, .bucketHistogram(let histogram)):
+            // TF2 histograms carry no sum of squares: estimate it from the bucket centres.
+            let edgesFinite = zip(histogram.leftEdges, histogram.rightEdges).allSatisfy { $0.isFinite && $1.isFinite }
+            let norm = edgesFinite ? histogram.estimatedSumSquares.squareRoot() : Double.infinity
+            return [.init(value.tag, .layerGradientNorm, norm)]
+        default:
+            return []
+        }
+    }
+
+    /// Runs the detector over the points of the pending step.
+    @discardableResult
+    public func flush() -> [ScanAlert] {
+        guard let step = pendingStep, !pending.isEmpty else {
+            pendingStep = nil
+            return []
+        }
+        var points = pending
+        pending.removeAll(keepingCapacity: true)
+        pendingStep = nil
+        // No global norm logged: compute one from the per-layer norms at steps that have them all.
+        if !hasGlobalNorm, layerNorms.count >= 2 {
+            let layers = points.filter { $0.role == .layerGradientNorm && layerNorms.contains($0.series) }
+            if layers.count == layerNorms.count {
+                let total = layers.reduce(0.0) { $0 + $1.value * $1.value }.squareRoot()
+                points.append(.init(Self.derivedGlobalName, .globalGradientNorm, total))
+                if !gradientSeries.contains(Self.derivedGlobalName) { gradientSeries.append(Self.derivedGlobalName) }
+            }
+        }
+        let raised = detector.observe(step: step, wallTime: pendingWallTime, points: points)
+        let found = raised.map { ScanAlert(alert: $0, segment: segment, superseded: false) }
+        alerts += found
+        return found
+    }
+
+    private func startSegment() {
+        finishedEpisodes += detector.episodes.map { (segment, $0) }
+        segment += 1
+        segmentFirstSteps.append([:])
+        lastStep.removeAll()
+        detector = ExplosionDetector(configuration: configuration)
+    }
+
+    // MARK: - Results
+
+    /// Finishes the run: flushes the last step, fills in each alert's origin from its episode, and
+    /// marks the alerts that a later segment hides from TensorBoard.
+    public func finish() -> RunReport {
+        flush()
+        let episodes = finishedEpisodes + detector.episodes.map { (segment, $0) }
+        var result = alerts
+        for index in result.indices {
+            let alert = result[index]
+            if let episode = episodes.first(where: { $0.segment == alert.segment && $0.episode.alerts.contains(alert.alert) }) {
+                result[index].alert.origin = episode.episode.origin
+            }
+            let tag = alert.alert.series == Self.derivedGlobalName ? nil : alert.alert.series
+            for later in (alert.segment + 1)..<max(segmentFirstSteps.count, alert.segment + 1) {
+                let firsts = segmentFirstSteps[later]
+                let first = tag.flatMap { firsts[$0] } ?? firsts.values.min()
+                if let first, first <= alert.alert.step {
+                    result[index].superseded = true
+                    break
+                }
+            }
+        }
+        return RunReport(
+            run: name, alerts: result, gradientSeries: gradientSeries, lossSeries: lossSeries,
+            diagnostics: diagnostics, files: files, readableFiles: readableFiles, bytes: bytes,
+            segments: segment + 1)
+    }
+}
+
+/// The verdict and findings for one run.
+public struct RunReport: Sendable {
+    public var run: String
+    public var alerts: [RunAnalysis.ScanAlert]
+    public var gradientSeries: [String]
+    public var lossSeries: [String]
+    public var diagnostics: [RecordDiagnostic]
+    public var files: Int
+    public var readableFiles: Int
+    public var bytes: Int
+    public var segments: Int
+
+    public enum Verdict: String, Sendable, Comparable {
+        case healthy, warning, exploding, nonfinite
+
+        public static func < (lhs: Verdict, rhs: Verdict) -> Bool {
+            let order: [Verdict] = [.healthy, .warning, .exploding, .nonfinite]
+            return order.firstIndex(of: lhs)! < order.firstIndex(of: rhs)!
+        }
+    }
+
+    /// nonfinite if any non-finite alert, else exploding if any critical, else warning if any
+    /// alert, else healthy.
+    public var verdict: Verdict {
+        if alerts.contains(where: { $0.alert.kind == .nonfinite }) { return .nonfinite }
+        if alerts.contains(where: { $0.alert.severity == .critical }) { return .exploding }
+        return alerts.isEmpty ? .healthy : .warning
+    }
+
+    public var firstAlert: RunAnalysis.ScanAlert? { alerts.first }
+
+    /// The origin of the first episode that has one.
+    public var origin: String? { alerts.lazy.compactMap(\.alert.origin).first }
+
+    public var maxSeverity: Severity? { alerts.map(\.alert.severity).max() }
+}
