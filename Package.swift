@@ -75,7 +75,10 @@ let package = Package(
         ),
         .testTarget(
             name: "GradAlertCLITests",
-            dependencies: ["GradAlertCLI", "TensorBoardEvents"],
+            dependencies: [
+                "GradAlertCLI", "TensorBoardEvents", "ExplosionDetector",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings
         ),
     ],

@@ -31,6 +31,15 @@ public struct LogScanner: Sendable {
             let found = try LogDirectory.runs(in: path)
             for run in found {
                 var name = run.name
+                if name == "." {
+                    // The path is itself a run: name it after its folder.
+                    var isDirectory: ObjCBool = false
+                    FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+                    let folder = isDirectory.boolValue ? path : (path as NSString).deletingLastPathComponent
+                    name = (((folder as NSString).standardizingPath) as NSString).lastPathComponent
+                    runs.append((name, run.files))
+                    continue
+                }
                 if paths.count > 1 {
                     let base = (path as NSString).lastPathComponent
                     name = name == "." ? base : base + "/" + name

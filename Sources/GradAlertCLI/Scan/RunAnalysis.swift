@@ -32,6 +32,20 @@ public final class RunAnalysis {
     /// Episodes of finished segments, with their segment number.
     private var finishedEpisodes: [(segment: Int, episode: ExplosionDetector.Episode)] = []
 
+    /// One value of one series, as the detector sees it.
+    public struct SeriesPoint: Sendable {
+        public var run: String
+        public var segment: Int
+        public var series: String
+        public var role: SeriesRole
+        public var step: Int64
+        public var wallTime: Double?
+        public var value: Double
+    }
+
+    /// Called with every point the detector is given (for `gradalert export`).
+    public var pointSink: ((SeriesPoint) -> Void)?
+
     /// The name of the global norm gradalert computes from per-layer norms when a run logs none.
     public static let derivedGlobalName = "grad_norm/global (computed from layers)"
 
@@ -167,6 +181,11 @@ public final class RunAnalysis {
                 let total = layers.reduce(0.0) { $0 + $1.value * $1.value }.squareRoot()
                 points.append(.init(Self.derivedGlobalName, .globalGradientNorm, total))
                 if !gradientSeries.contains(Self.derivedGlobalName) { gradientSeries.append(Self.derivedGlobalName) }
+            }
+        }
+        if let sink = pointSink {
+            for point in points {
+                sink(SeriesPoint(run: name, segment: segment, series: point.series, role: point.role, step: step, wallTime: pendingWallTime, value: point.value))
             }
         }
         let raised = detector.observe(step: step, wallTime: pendingWallTime, points: points)

@@ -1,0 +1,214 @@
+import ArgumentParser
+import Dispatch
+import ExplosionDetector
+import Foundation
+import TensorBoardEvents
+
+/// Follows a log directory while training writes it: new runs, new files, growing files.
+public final class Watcher {
+    public let logdir: String
+    private let classifier: TagClassifier
+    private let configuration: DetectorConfiguration
+    private var runs: [String: RunState] = [:]
+
+    private final class RunState {
+        let analysis: RunAnalysis
+        var readers: [String: EventFileReader] = [:]
+        var diagnosticsSeen = 0
+
+        init(analysis: RunAnalysis) { self.analysis = analysis }
+    }
+
+    /// What one poll found.
+    public struct Finding: Sendable {
+        public var run: String
+        public var alert: RunAnalysis.ScanAlert
+    }
+
+    public init(logdir: String, classifier: TagClassifier, configuration: DetectorConfiguration) {
+        self.logdir = logdir
+        self.classifier = classifier
+        self.configuration = configuration
+    }
+
+    /// Reads whatever is new and returns the alerts raised, and the new diagnostics (a truncated
+    /// tail is normal while a writer is writing, so it is not reported).
+    public func poll() -> (alerts: [Finding], diagnostics: [RecordDiagnostic]) {
+        var findings: [Finding] = []
+        var diagnostics: [RecordDiagnostic] = []
+        let found = (try? LogDirectory.runs(in: logdir)) ?? []
+        for run in found {
+            let state: RunState
+            if let existing = runs[run.name] {
+                state = existing
+            } else {
+                state = RunState(analysis: RunAnalysis(name: run.name, classifier: classifier, configuration: configuration))
+                runs[run.name] = state
+            }
+            for file in run.files {
+                let reader: EventFileReader
+                if let existing = state.readers[file] {
+                    reader = existing
+                } else {
+                    reader = EventFileReader(path: file)
+                    state.readers[file] = reader
+                }
+                findings += state.analysis.consume(reader).map { Finding(run: run.name, alert: $0) }
+            }
+            findings += state.analysis.flush().map { Finding(run: run.name, alert: $0) }
+            let all = state.analysis.diagnostics
+            diagnostics += all[state.diagnosticsSeen...].filter { $0.problem != .truncated }
+            state.diagnosticsSeen = all.count
+        }
+        return (findings, diagnostics)
+    }
+
+    /// Runs known so far.
+    public var runNames: [String] { runs.keys.sorted() }
+}
+
+/// `gradalert watch`: alerts as training writes them.
+public struct WatchCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Follow a log directory while training runs and print each alert as it happens.",
+        discussion: """
+            Polls LOGDIR every --interval seconds for new runs, new event files and records \
+            appended to existing ones, and runs the same detector as `scan` over them. Existing \
+            records are read first, so alerts already in the logs are printed too.
+
+            --format jsonl prints one JSON object per alert (the alert fields of scan's JSON, \
+            plus "run"). --exec CMD runs CMD with /bin/sh for every alert, the alert's JSON \
+            on its standard input and GRADALERT_RUN, GRADALERT_KIND, GRADALERT_SEVERITY, \
+            GRADALERT_TAG and GRADALERT_STEP in its environment (send a message, stop the job…).
+
+            Stops cleanly on Ctrl-C (SIGINT) or SIGTERM; exit status 0, or 2 on a usage error.
+
+            Examples:
+              gradalert watch runs/
+              gradalert watch runs/ --format jsonl --exec 'curl -s -d @- https://hooks.example/alert'
+            """
+    )
+
+    public enum Format: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case text, jsonl
+    }
+
+    @Argument(help: "The log directory to follow (it may not exist yet).")
+    public var logdir: String
+
+    @Option(help: "Output: text, or jsonl (one JSON object per alert).")
+    public var format: Format = .text
+
+    @Option(help: ArgumentHelp("Seconds between polls.", valueName: "seconds"))
+    public var interval: Double = 2
+
+    @Option(name: .customLong("exec"), help: ArgumentHelp("Shell command run for every alert, the alert JSON on stdin.", valueName: "command"))
+    public var command: String?
+
+    @OptionGroup(title: "Detector")
+    public var detector: DetectorOptions
+
+    public init() {}
+
+    public mutating func validate() throws {
+        guard interval > 0, interval <= 3600 else { throw ValidationError("--interval must be between 0 and 3600 seconds") }
+    }
+
+    public func run() async throws {
+        let watcher = Watcher(logdir: logdir, classifier: try detector.classifier(), configuration: detector.configuration())
+        let stop = StopSignal()
+        let colour = isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+        if format == .text {
+            printError("gradalert watch: following \(logdir) every \(interval) s (Ctrl-C to stop)")
+        }
+        var alerts = 0
+        while !stop.requested {
+            let (findings, diagnostics) = watcher.poll()
+            for finding in findings {
+                alerts += 1
+                emit(finding, colour: colour)
+            }
+            for diagnostic in diagnostics {
+                printError("gradalert watch: \(diagnostic)")
+            }
+            var waited = 0.0
+            while waited < interval && !stop.requested {
+                try? await Task.sleep(for: .milliseconds(100))
+                waited += 0.1
+            }
+        }
+        if format == .text {
+            printError("gradalert watch: stopped; \(alerts) alert(s) in \(watcher.runNames.count) run(s)")
+        }
+    }
+
+    private func emit(_ finding: Watcher.Finding, colour: Bool) {
+        var json = JSONWriter()
+        ScanJSON.alert(finding.alert, run: finding.run, into: &json)
+        switch format {
+        case .text:
+            let text = ScanText(colour: colour).alertLines(finding.alert, run: finding.run)
+            FileHandle.standardOutput.write(Data(text.utf8))
+        case .jsonl:
+            FileHandle.standardOutput.write(Data((json.output + "\n").utf8))
+        }
+        if let command { Self.execute(command, input: json.output, finding: finding) }
+    }
+
+    /// Runs `command` through /bin/sh with the alert JSON on stdin; its failure is reported, not fatal.
+    static func execute(_ command: String, input: String, finding: Watcher.Finding) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        var environment = ProcessInfo.processInfo.environment
+        environment["GRADALERT_RUN"] = finding.run
+        environment["GRADALERT_KIND"] = finding.alert.alert.kind.rawValue
+        environment["GRADALERT_SEVERITY"] = finding.alert.alert.severity.rawValue
+        environment["GRADALERT_TAG"] = finding.alert.alert.series
+        environment["GRADALERT_STEP"] = String(finding.alert.alert.step)
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardInput = pipe
+        do {
+            try process.run()
+            pipe.fileHandleForWriting.write(Data((input + "\n").utf8))
+            try? pipe.fileHandleForWriting.close()
+            process.waitUntilExit()
+            if process.terminationStatus != 0 {
+                printError("gradalert watch: --exec command exited with status \(process.terminationStatus)")
+            }
+        } catch {
+            printError("gradalert watch: cannot run --exec command: \(error)")
+        }
+    }
+}
+
+/// Turns SIGINT and SIGTERM into a flag the watch loop checks.
+final class StopSignal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var flag = false
+    private var sources: [any DispatchSourceSignal] = []
+
+    init() {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [weak self] in self?.request() }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func request() {
+        lock.lock()
+        flag = true
+        lock.unlock()
+    }
+
+    var requested: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return flag
+    }
+}
