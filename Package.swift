@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "TensorBoardEvents", targets: ["TensorBoardEvents"]),
         .library(name: "ExplosionDetector", targets: ["ExplosionDetector"]),
+        .library(name: "GradientHooks", targets: ["GradientHooks"]),
         .library(name: "GradAlertCLI", targets: ["GradAlertCLI"]),
         .executable(name: "gradalert", targets: ["gradalert"]),
     ],
@@ -22,6 +23,9 @@ let package = Package(
         // CRC-32C (Castagnoli) with SSE4.2 / ARMv8 CRC instructions chosen at run time and a portable
         // slicing-by-8 path. C because Swift has no per-function target attributes.
         .target(name: "CGradAlertCRC32C"),
+        // The hot loop of gradient statistics: vector moments (AVX2 chosen at run time) and
+        // TensorFlow histogram buckets, block by block. C for the same reason as the CRC.
+        .target(name: "CGradAlertStats"),
         // The system zlib: deflate and crc32 for PNG image summaries, gzip for compressed logs.
         .systemLibrary(
             name: "CGradAlertZlib",
@@ -36,6 +40,12 @@ let package = Package(
         // Streaming rules over (step, value) series: alerts, episodes, origin, remedies. No dependencies.
         .target(
             name: "ExplosionDetector",
+            swiftSettings: swiftSettings
+        ),
+        // Parameter discovery, one-pass gradient statistics and histograms, clipping, GradientMonitor.
+        .target(
+            name: "GradientHooks",
+            dependencies: ["TensorBoardEvents", "ExplosionDetector", "CGradAlertStats"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -71,6 +81,11 @@ let package = Package(
         .testTarget(
             name: "ExplosionDetectorTests",
             dependencies: ["ExplosionDetector"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GradientHooksTests",
+            dependencies: ["GradientHooks", "TensorBoardEvents", "ExplosionDetector"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
