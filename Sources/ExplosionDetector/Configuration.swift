@@ -48,6 +48,9 @@ public struct GrowthRule: Sendable {
     public var minIncreasingFraction = 0.75
     /// Coefficient of determination of the fit: growth must be steady, not one jump.
     public var minFit = 0.8
+    /// And the value must end this many times above the series' usual level (the spike baseline's
+    /// median): a norm climbing back from a dip to where it usually is, is not exploding.
+    public var minAboveBaseline = 2.0
 
     public init() {}
 }

@@ -74,7 +74,9 @@ struct SeriesMonitor {
         // Sustained growth of a norm.
         if value > 0 { recent.append(log10(value)) } else { recent.removeAll() }
         if configuration.growth.enabled, isNorm {
-            if let (rise, fit) = growthSignal() {
+            let aboveUsual = baseline.count < configuration.spike.minHistory || value <= 0
+                || log10(value) - baseline.median >= log10(configuration.growth.minAboveBaseline)
+            if aboveUsual, let (rise, fit) = growthSignal() {
                 if open[.growth] == nil {
                     open[.growth] = Episode(severity: .warning)
                     let factor = pow(10, rise)
