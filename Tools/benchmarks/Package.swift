@@ -20,6 +20,15 @@ let package = Package(
             path: "Benchmarks/EventsBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "HooksBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "GradientHooks", package: "gradalert"),
+            ],
+            path: "Benchmarks/HooksBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // Writes the ~200 MB logdir the reader benchmarks and the peers read.
         .executableTarget(
             name: "bench-logdir",

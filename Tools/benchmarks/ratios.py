@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Put gradalert's benchmark results beside the peers measured in the same run.
+
+usage: ratios.py --swift one-core.jmh.json --swift-parallel two-cores.jmh.json --peers peers.json
+                 --scan scan.json --logdir-bytes N --out ratios.md
+
+Every figure is a median of that run's repetitions; ratios are gradalert / peer (higher is
+better for gradalert), and each target from the issues is shown as met or not.
+"""
+
+import argparse
+import json
+
+UNITS = {"ns": 1e-9, "μs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def load_swift(path):
+    """benchmark name -> median wall-clock seconds per iteration."""
+    out = {}
+    if not path:
+        return out
+    with open(path) as handle:
+        for element in json.load(handle):
+            name = element["benchmark"].split(".")[-1]
+            wall = element.get("secondaryMetrics", {}).get("Time (wall clock)")
+            if wall:
+                out[name] = wall["scorePercentiles"]["50.0"] * UNITS[wall["scoreUnit"]]
+    return out
+
+
+def fmt(value, unit=""):
+    if value is None:
+        return "—"
+    for threshold, suffix, scale in ((1e9, "e9", 1e9), (1e6, "e6", 1e6), (1e3, "e3", 1e3)):
+        if abs(value) >= threshold:
+            return f"{value / scale:.2f}{suffix}{unit}"
+    return f"{value:.3g}{unit}"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--swift", required=True)
+    parser.add_argument("--swift-parallel")
+    parser.add_argument("--peers", required=True)
+    parser.add_argument("--scan", required=True)
+    parser.add_argument("--logdir-bytes", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    swift = load_swift(args.swift)
+    parallel = load_swift(args.swift_parallel)
+    with open(args.peers) as handle:
+        peers = json.load(handle)["metrics"]
+    with open(args.scan) as handle:
+        scan = json.load(handle)
+
+    def peer(name):
+        entry = peers.get(name)
+        return entry["median"] if entry else None
+
+    rows = []
+
+    def row(what, ours, anchor_name, anchor, target=None, unit=""):
+        ratio = ours / anchor if ours and anchor else None
+        verdict = "" if target is None or ratio is None else ("met" if ratio >= target else "NOT met")
+        rows.append((what, fmt(ours, unit), anchor_name, fmt(anchor, unit), f"{ratio:.1f}×" if ratio else "—",
+                     f"≥ {target}× {verdict}" if target else ""))
+
+    size = args.logdir_bytes
+    # Issue 2: writer, reader, CRC.
+    if "Write_100k_scalars" in swift:
+        row("scalar events written / s (1 core)", 100_000 / swift["Write_100k_scalars"], "tensorboardX add_scalar",
+            peer("tensorboardx_add_scalar_events_per_s"), 100)
+    if "Read_logdir_(decode_every_record)" in swift:
+        read = size / swift["Read_logdir_(decode_every_record)"] / 1e6
+        row("reader, both CRCs, MB/s (1 core)", read, "data server via tensorboard (start-up incl.)", peer("data_server_mb_per_s"), 10)
+        row("", read, "data server binary alone (start-up incl.)", peer("data_server_direct_mb_per_s"))
+        row("", read, "Python EventAccumulator", peer("event_accumulator_mb_per_s"))
+        row("", read, "tbparse", peer("tbparse_mb_per_s"))
+        rows.append(("reader ≥ 1 GB/s", fmt(read * 1e6, "B/s"), "", "", "", "met" if read >= 1000 else "NOT met"))
+    for label, key, peer_keys in (("1 MiB", "CRC32C_dispatched_1_MiB", ("crc32c_pkg_gb_per_s", "google_crc32c_gb_per_s")),
+                                  ("64 MiB", "CRC32C_dispatched_64_MiB", ("crc32c_pkg_64mib_gb_per_s", "google_crc32c_64mib_gb_per_s"))):
+        if key in swift:
+            bytes_ = (1 << 20) if label == "1 MiB" else (64 << 20)
+            ours = bytes_ / swift[key] / 1e9
+            best = max((peer(k) or 0) for k in peer_keys)
+            row(f"CRC-32C GB/s, {label} buffer", ours, "fastest of crc32c / google-crc32c", best, 1)
+    if "CRC32C_portable_1_MiB" in swift:
+        rows.append(("CRC-32C portable path, GB/s", fmt((1 << 20) / swift["CRC32C_portable_1_MiB"] / 1e9), "", "", "", ""))
+    # Issue 3: gradient statistics.
+    anchor_hist = max(peer("tensorboardx_add_histogram_elements_per_s") or 0, peer("tensorboardx_add_histogram_1e7_elements_per_s") or 0)
+    for label, count, pretty in (("100e3", 100_000, "1e5"), ("1e6", 1_000_000, "1e6"),
+                                 ("10e6", 10_000_000, "1e7"), ("100e6", 100_000_000, "1e8")):
+        hist = swift.get(f"stats+histogram_{label}")
+        if hist:
+            row(f"stats + histogram, elements/s, {pretty} (1 core)", count / hist, "tensorboardX add_histogram (best size)", anchor_hist, 50)
+        norms, plain = swift.get(f"norms_only_{label}"), swift.get(f"plain_sum_loop_{label}")
+        if norms and plain:
+            row(f"norms only, elements/s, {pretty}", count / norms, "plain Swift sum loop", count / plain, 0.7)
+        two = parallel.get(f"stats+histogram_2_threads_{label}")
+        one = parallel.get(f"stats+histogram_{label}")
+        if two and one:
+            row(f"stats + histogram, 2 threads, {pretty}", count / two, "same, 1 thread (same run)", count / one)
+    # Issue 4: scan.
+    for logdir, entry in scan.items():
+        mb = entry["bytes"] / 1e6
+        for label in ("all_cores", "one_core"):
+            ours = entry[label]["mb_per_s"]
+            note = "2 cores" if label == "all_cores" else "1 core"
+            if abs(mb - size / 1e6) < 1:
+                row(f"gradalert scan MB/s ({note}, {mb:.0f} MB)", ours, "data server via tensorboard", peer("data_server_mb_per_s"), 10 if label == "all_cores" else None)
+                row("", ours, "Python EventAccumulator", peer("event_accumulator_mb_per_s"), 100 if label == "all_cores" else None)
+        rows.append((f"scan peak RSS, {mb:.0f} MB logdir", fmt(entry["all_cores"]["peak_rss_bytes"], "B"), "", "", "", ""))
+
+    lines = ["| measurement | gradalert | anchor | anchor value | ratio | target |", "|---|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    text = "\n".join(lines) + "\n"
+    with open(args.out, "w") as handle:
+        handle.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

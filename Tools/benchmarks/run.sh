@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs every benchmark and every peer in one go on this machine, and prints the ratio table that
+# docs/benchmarks.md records. Takes about 15 minutes; run it on a quiet machine.
+#
+#   Tools/benchmarks/run.sh                 # results in $OUT (default /tmp/gradalert-bench)
+#   OUT=/some/dir Tools/benchmarks/run.sh
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+out="${OUT:-/tmp/gradalert-bench}"
+mkdir -p "$out"
+
+echo "==> building (release)"
+(cd "$root" && swift build -c release --product gradalert)
+(cd "$here" && swift build -c release)
+bin="$(cd "$here" && swift build -c release --show-bin-path)"
+
+echo "==> benchmark logdirs (deterministic; written once)"
+for spec in "logdir 200 4" "logdir-50 50 1" "logdir-500 500 4"; do
+    set -- $spec
+    [[ -d "$out/$1" ]] || "$bin/bench-logdir" "$out/$1" "$2" "$3"
+done
+bytes=$(find "$out/logdir" -name '*tfevents*' -printf '%s\n' | awk '{s+=$1} END {print s}')
+
+echo "==> Python peers venv"
+venv="$root/.venv-bench"
+if [[ ! -x "$venv/bin/python" ]] || ! cmp -s "$here/peers-requirements.txt" "$venv/.gradalert-requirements"; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/peers-requirements.txt"
+    cp "$here/peers-requirements.txt" "$venv/.gradalert-requirements"
+fi
+
+echo "==> Swift benchmarks, one core"
+(cd "$here" && BENCH_LOGDIR="$out/logdir" taskset -c 0 swift package --allow-writing-to-package-directory \
+    benchmark --skip ".*2 threads.*" --format jmh --path "$out/one-core" --no-progress)
+(cd "$here" && BENCH_LOGDIR="$out/logdir" taskset -c 0 swift package benchmark --skip ".*2 threads.*" --no-progress) > "$out/one-core.txt"
+
+echo "==> Swift benchmarks, two cores (scaling)"
+(cd "$here" && swift package --allow-writing-to-package-directory \
+    benchmark --target HooksBenchmarks --filter "stats\\+histogram (2 threads )?[0-9]+e6" --format jmh --path "$out/two-cores" --no-progress)
+
+echo "==> gradalert scan"
+"$venv/bin/python" "$here/scan_bench.py" --gradalert "$root/.build/release/gradalert" \
+    --logdir "$out/logdir" --logdir "$out/logdir-50" --logdir "$out/logdir-500" --out "$out/scan.json"
+
+echo "==> peers (tensorboardX, crc32c, google-crc32c, TensorBoard's data server and accumulator, tbparse)"
+"$venv/bin/python" "$here/peers.py" --logdir "$out/logdir" --out "$out/peers.json" --accumulator-limit-mb 50
+
+echo "==> ratios"
+"$venv/bin/python" "$here/ratios.py" --swift "$out/one-core/Current_run.jmh.json" \
+    --swift-parallel "$out/two-cores/Current_run.jmh.json" --peers "$out/peers.json" \
+    --scan "$out/scan.json" --logdir-bytes "$bytes" --out "$out/ratios.md"
+echo "results: $out (ratios.md, one-core.txt, peers.json, scan.json)"
