@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "TensorBoardEvents", targets: ["TensorBoardEvents"]),
         .library(name: "ExplosionDetector", targets: ["ExplosionDetector"]),
         .library(name: "GradientHooks", targets: ["GradientHooks"]),
+        .library(name: "GradAlertLab", targets: ["GradAlertLab"]),
         .library(name: "GradAlertCLI", targets: ["GradAlertCLI"]),
         .executable(name: "gradalert", targets: ["gradalert"]),
     ],
@@ -48,11 +49,18 @@ let package = Package(
             dependencies: ["TensorBoardEvents", "ExplosionDetector", "CGradAlertStats"],
             swiftSettings: swiftSettings
         ),
+        // A small neural-network library with hand-written backpropagation, for the demo.
+        .target(
+            name: "GradAlertLab",
+            dependencies: ["GradientHooks", "ExplosionDetector", "TensorBoardEvents"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "GradAlertCLI",
             dependencies: [
                 "TensorBoardEvents",
                 "ExplosionDetector",
+                "GradAlertLab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -86,6 +94,11 @@ let package = Package(
         .testTarget(
             name: "GradientHooksTests",
             dependencies: ["GradientHooks", "TensorBoardEvents", "ExplosionDetector"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GradAlertLabTests",
+            dependencies: ["GradAlertLab", "GradientHooks"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -24,6 +24,10 @@ public struct SpikeRule: Sendable {
     public var zScore = 6.0
     /// And the value must be at least this many times the baseline median.
     public var minRatio = 10.0
+    /// And at least this many times the highest level the series has held as its baseline: after a
+    /// norm has shrunk by orders of magnitude (the loss converged), a bounce back towards its old
+    /// level is noise, not an explosion.
+    public var minAboveCeiling = 1.0
     /// With fewer than `minHistory` previous values, only a jump of this many times the median so far counts.
     public var earlyMinRatio = 100.0
     /// A gradient norm at or above this is absurd at any step, even the first (a bad initialisation).

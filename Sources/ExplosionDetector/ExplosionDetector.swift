@@ -32,8 +32,8 @@ public struct ExplosionDetector: Sendable {
         public var firstStep: Int64
         /// The last step at which a series was still abnormal (nil while it is open).
         public var lastStep: Int64?
-        /// The per-layer series that alerted first (ties: the largest ratio); nil when only global
-        /// or loss series alerted.
+        /// The per-layer norm series that alerted first (ties: the largest ratio); nil when only
+        /// global, max or loss series alerted.
         public var origin: String?
         /// Every alert raised during the episode, in order.
         public var alerts: [Alert]
@@ -98,7 +98,7 @@ public struct ExplosionDetector: Sendable {
                 originRatio = -.infinity
             }
             // The origin: the first layer series to raise an explosion alert; ties, the largest ratio.
-            for alert in raised where alert.role.isLayer && alert.kind.isExplosion {
+            for alert in raised where alert.role == .layerGradientNorm && alert.kind.isExplosion {
                 let ratio = alert.kind == .nonfinite ? Double.infinity : (alert.ratio ?? 0)
                 if originStep == nil || (originStep == step && ratio > originRatio) {
                     originStep = step

@@ -159,7 +159,11 @@ struct SeriesMonitor {
             let mad = 1.4826 * baseline.medianAbsoluteDeviation(from: median)
             let z = (x - median) / max(mad, rule.madFloor)
             let ratio = pow(10, x - median)
-            if z >= rule.zScore, ratio >= rule.minRatio {
+            // The series' normal ceiling: the highest baseline median seen. A jump that stays
+            // below it (a norm that shrank as the loss converged, then bounced) is noise, not an
+            // explosion.
+            highestMedian = max(highestMedian, median)
+            if z >= rule.zScore, ratio >= rule.minRatio, x - highestMedian >= log10(rule.minAboveCeiling) {
                 fired = (median, "\(name) = \(Self.format(value)) at step \(step) is \(Self.format(ratio))x its recent median \(Self.format(pow(10, median))) (robust z \(Self.format(z)))")
             }
         } else if !baseline.isEmpty {
@@ -183,6 +187,9 @@ struct SeriesMonitor {
         }
         return alerts
     }
+
+    /// log10 of the highest baseline median so far.
+    private var highestMedian = -Double.infinity
 
     /// Whether the last spike opened on the absolute bound rather than a baseline.
     private(set) var absurdAtOpen = false

@@ -18,7 +18,7 @@ public struct GradAlert: AsyncParsableCommand {
               gradalert inspect events.out.tfevents.* --format json
             """,
         version: version,
-        subcommands: [Scan.self, WatchCommand.self, Export.self, Inspect.self]
+        subcommands: [Scan.self, WatchCommand.self, Export.self, Inspect.self, Demo.self]
     )
 
     public init() {}

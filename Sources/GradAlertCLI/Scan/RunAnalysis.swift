@@ -117,7 +117,7 @@ public final class RunAnalysis {
     }
 
     private func points(for value: SummaryValue) -> [ExplosionDetector.Point] {
-        let kind: Classification
+        var kind: Classification
         if let known = cache[value.tag] {
             kind = known
         } else {
@@ -133,6 +133,8 @@ public final class RunAnalysis {
             default:
                 kind = .ignored
             }
+            // A layer's max |g| moves with its norm; watching both would raise every alert twice.
+            if case .scalar(.layerGradientMax) = kind { kind = .ignored }
             cache[value.tag] = kind
             switch kind {
             case .scalar(.loss): lossSeries.append(value.tag)

@@ -1,0 +1,276 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ExplosionDetector
+import Foundation
+import GradientHooks
+import TensorBoardEvents
+
+/// One training run of the lab: a model, an optimiser, a task — and the one thing it changes from
+/// its baseline.
+public struct Experiment: Sendable {
+    public enum Task: Sendable { case spirals, firstSign(length: Int) }
+    public enum OptimiserKind: Sendable {
+        case sgd(learningRate: Float, momentum: Float)
+        case adam(learningRate: Float)
+        case rmsprop(learningRate: Float)
+    }
+
+    public var name: String
+    /// What this run changes, in words ("baseline" for a baseline).
+    public var change: String
+    /// The remedy family it tries, if any.
+    public var remedy: Remedy?
+    public var task: Task = .spirals
+    public var depth = 8
+    public var width = 32
+    public var activation: ActivationKind = .relu
+    public var initialisation: Initialisation = .normal(0.4)
+    public var layerNorm = false
+    public var residual = false
+    public var optimiser: OptimiserKind = .sgd(learningRate: 0.1, momentum: 0.9)
+    public var clipNorm: Double?
+    public var labelSmoothing: Float = 0
+    public var recurrentScale: Float = 1.45
+    public var batch = 32
+
+    public init(name: String, change: String, remedy: Remedy? = nil) {
+        self.name = name
+        self.change = change
+        self.remedy = remedy
+    }
+}
+
+/// What one run ended with.
+public struct ExperimentResult: Sendable {
+    public var name: String
+    public var change: String
+    public var stepsRun: Int
+    public var finalLoss: Float
+    public var accuracy: Float
+    public var maxGlobalNorm: Double
+    /// The step at which the gradients stopped being finite and training was abandoned, if it was.
+    public var divergedAt: Int?
+    public var alertsDuringTraining: Int
+}
+
+public enum Lab {
+    /// The baselines (a deep plain-ReLU MLP with too-large weights and a too-high learning rate;
+    /// a ReLU recurrent net on long sequences) and one run per remedy, each changing one thing.
+    public static func experiments() -> [Experiment] {
+        experiments(mlp: defaultMLP, rnn: defaultRNN)
+    }
+
+    public static let defaultMLP = Experiment(name: "mlp-baseline", change: "baseline: 8-layer ReLU MLP, normal(0.4) init, SGD lr 0.1, momentum 0.9")
+
+    public static let defaultRNN: Experiment = {
+        var rnn = Experiment(name: "rnn-baseline", change: "baseline: ReLU RNN, 40-step sequences, recurrent weights scaled 1.4, SGD lr 0.03")
+        rnn.task = .firstSign(length: 40)
+        rnn.width = 24
+        rnn.activation = .relu
+        rnn.recurrentScale = 1.4
+        rnn.optimiser = .sgd(learningRate: 0.03, momentum: 0.9)
+        return rnn
+    }()
+
+    public static func experiments(mlp baseline: Experiment, rnn: Experiment) -> [Experiment] {
+        var runs: [Experiment] = []
+        runs.append(baseline)
+        func variant(_ name: String, _ change: String, _ remedy: Remedy, _ edit: (inout Experiment) -> Void) {
+            var run = baseline
+            run.name = name
+            run.change = change
+            run.remedy = remedy
+            edit(&run)
+            runs.append(run)
+        }
+        variant("mlp-lower-lr", "learning rate 10x lower", .lowerLearningRate) { run in
+            if case .sgd(let rate, let momentum) = run.optimiser { run.optimiser = .sgd(learningRate: rate / 10, momentum: momentum) }
+        }
+        variant("mlp-clip", "clip gradients by global norm 1.0", .clipGradients) { $0.clipNorm = 1.0 }
+        variant("mlp-kaiming", "Kaiming/He initialisation", .betterInitialisation) { $0.initialisation = .kaiming }
+        variant("mlp-gelu", "GELU instead of ReLU", .smootherActivations) { $0.activation = .gelu }
+        variant("mlp-layernorm", "LayerNorm after every hidden layer", .normalisation) { $0.layerNorm = true }
+        variant("mlp-residual", "residual connections around hidden layers", .residualConnections) { $0.residual = true }
+        variant("mlp-adam", "Adam, lr 1e-3", .adaptiveOptimiser) { $0.optimiser = .adam(learningRate: 1e-3) }
+        variant("mlp-rmsprop", "RMSProp, lr 1e-3", .adaptiveOptimiser) { $0.optimiser = .rmsprop(learningRate: 1e-3) }
+        variant("mlp-label-smoothing", "label smoothing 0.1", .smootherLoss) { $0.labelSmoothing = 0.1 }
+
+        runs.append(rnn)
+        var rnnClip = rnn
+        rnnClip.name = "rnn-clip"
+        rnnClip.change = "clip gradients by global norm 1.0"
+        rnnClip.remedy = .clipGradients
+        rnnClip.clipNorm = 1.0
+        runs.append(rnnClip)
+        var rnnTanh = rnn
+        rnnTanh.name = "rnn-tanh"
+        rnnTanh.change = "tanh instead of ReLU, recurrent scale 1.0"
+        rnnTanh.remedy = .smootherActivations
+        rnnTanh.activation = .tanh
+        rnnTanh.recurrentScale = 1.0
+        runs.append(rnnTanh)
+        return runs
+    }
+
+    /// Trains `experiment` for `steps` steps, logging through a `GradientMonitor` into
+    /// `logdir/<name>`, and ends with a gradient-flow image (parameters × steps, colour = log10 of
+    /// the gradient norm).
+    public static func run(_ experiment: Experiment, logdir: String, steps: Int, seed: UInt64) throws -> ExperimentResult {
+        var options = GradientMonitor.Options()
+        options.histogramEvery = max(steps / 10, 1)
+        options.writer.flushInterval = nil
+        let monitor = try GradientMonitor(logdir: logdir + "/" + experiment.name, options: options)
+        var random = LabRandom(seed: seed)
+        let optimiser: any Optimiser
+        switch experiment.optimiser {
+        case .sgd(let rate, let momentum): optimiser = SGD(learningRate: rate, momentum: momentum)
+        case .adam(let rate): optimiser = Adam(learningRate: rate)
+        case .rmsprop(let rate): optimiser = RMSProp(learningRate: rate)
+        }
+        var flow: [[Double]] = []
+        var names: [String] = []
+        var result = ExperimentResult(name: experiment.name, change: experiment.change, stepsRun: 0, finalLoss: .nan,
+                                      accuracy: 0, maxGlobalNorm: 0, divergedAt: nil, alertsDuringTraining: 0)
+        switch experiment.task {
+        case .spirals:
+            let data = Spirals(pointsPerClass: 200, seed: seed &+ 1)
+            let model = mlp(experiment, random: &random)
+            monitor.watch(model)
+            names = monitor.watchedNames
+            let parameters = model.parameters
+            for step in 0..<steps {
+                for parameter in parameters { parameter.zeroGradient() }
+                let (inputs, labels) = data.batch(experiment.batch, random: &random)
+                let logits = model.forward(inputs)
+                let (loss, gradient) = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, smoothing: experiment.labelSmoothing)
+                _ = model.backward(gradient)
+                if !record(monitor, experiment, step: step, loss: loss, flow: &flow, result: &result) { break }
+                optimiser.step(parameters)
+            }
+            let logits = model.forward(data.inputs)
+            result.accuracy = SoftmaxCrossEntropy.accuracy(logits: logits, labels: data.labels)
+            result.finalLoss = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: data.labels).loss
+        case .firstSign(let length):
+            let task = FirstSignTask(length: length)
+            let model = RecurrentClassifier(experiment, random: &random)
+            monitor.watch(model)
+            names = monitor.watchedNames
+            let parameters = model.parameters
+            for step in 0..<steps {
+                for parameter in parameters { parameter.zeroGradient() }
+                let (sequence, labels) = task.batch(experiment.batch, random: &random)
+                let logits = model.forward(sequence)
+                let (loss, gradient) = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, smoothing: experiment.labelSmoothing)
+                model.backward(gradient)
+                if !record(monitor, experiment, step: step, loss: loss, flow: &flow, result: &result) { break }
+                optimiser.step(parameters)
+            }
+            var evaluation = LabRandom(seed: seed &+ 99)
+            let (sequence, labels) = task.batch(512, random: &evaluation)
+            let logits = model.forward(sequence)
+            result.accuracy = SoftmaxCrossEntropy.accuracy(logits: logits, labels: labels)
+            result.finalLoss = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels).loss
+        }
+        let image = GradientFlowImage.render(norms: flow, rows: names.count)
+        try monitor.writer.image("gradient-flow", rgba: image.pixels, width: image.width, height: image.height, step: result.stepsRun)
+        try monitor.writer.text("lab/run", "**\(experiment.name)**: \(experiment.change)\n\nparameters (top to bottom in gradient-flow): " + names.joined(separator: ", "), step: 0)
+        try monitor.close()
+        return result
+    }
+
+    /// Records one step; false when training should stop (the gradients are no longer finite).
+    private static func record(
+        _ monitor: GradientMonitor, _ experiment: Experiment, step: Int, loss: Float,
+        flow: inout [[Double]], result: inout ExperimentResult
+    ) -> Bool {
+        guard let report = try? monitor.record(step: step, loss: Double(loss)) else { return false }
+        result.stepsRun = step + 1
+        result.alertsDuringTraining += report.alerts.count
+        flow.append(report.parameters.map(\.statistics.l2Norm))
+        if report.globalNorm.isFinite { result.maxGlobalNorm = max(result.maxGlobalNorm, report.globalNorm) } else { result.maxGlobalNorm = report.globalNorm }
+        if report.shouldSkipStep || !loss.isFinite {
+            result.divergedAt = step
+            return false
+        }
+        if let clip = experiment.clipNorm { _ = try? monitor.clipGradNorm(maxNorm: clip) }
+        return true
+    }
+
+    static func mlp(_ experiment: Experiment, random: inout LabRandom) -> Sequential {
+        var layers: [any Layer] = [Dense(2, experiment.width, initialisation: experiment.initialisation, random: &random), Activation(experiment.activation)]
+        for _ in 0..<experiment.depth - 1 {
+            var block: [any Layer] = [Dense(experiment.width, experiment.width, initialisation: experiment.initialisation, random: &random)]
+            if experiment.layerNorm { block.append(LayerNorm(experiment.width)) }
+            block.append(Activation(experiment.activation))
+            if experiment.residual {
+                layers.append(Residual(Sequential(block)))
+            } else {
+                layers += block
+            }
+        }
+        layers.append(Dense(experiment.width, 3, initialisation: experiment.initialisation, random: &random))
+        return Sequential(layers)
+    }
+}
+
+/// A recurrent layer reading the sequence, then a dense layer on its last state.
+public final class RecurrentClassifier {
+    public let rnn: Recurrent
+    public let head: Dense
+
+    init(_ experiment: Experiment, random: inout LabRandom) {
+        rnn = Recurrent(inputs: 1, hidden: experiment.width, activation: experiment.activation, inputScale: 1,
+                        recurrentScale: experiment.recurrentScale, random: &random)
+        head = Dense(experiment.width, 2, initialisation: .xavier, random: &random)
+    }
+
+    public var parameters: [Parameter] { rnn.parameters + head.parameters }
+
+    public func forward(_ sequence: [Matrix]) -> Matrix { head.forward(rnn.forward(sequence)) }
+
+    public func backward(_ gradient: Matrix) { rnn.backward(head.backward(gradient)) }
+}
+
+/// The gradient-flow picture: one band per parameter (top to bottom in model order), one column
+/// per step, colour from dark blue (small) through green to yellow and red (large) on log10 of
+/// the norm; NaN/Inf in white.
+enum GradientFlowImage {
+    static func render(norms: [[Double]], rows: Int) -> (pixels: [UInt8], width: Int, height: Int) {
+        let steps = max(norms.count, 1)
+        let width = min(steps, 400)
+        let band = 6
+        let height = max(rows, 1) * band
+        var pixels = [UInt8](repeating: 0, count: width * height * 4)
+        for x in 0..<width {
+            let step = min(steps - 1, x * steps / width)
+            let column = step < norms.count ? norms[step] : []
+            for row in 0..<rows {
+                let value = row < column.count ? column[row] : .nan
+                let colour = self.colour(value)
+                for dy in 0..<band {
+                    let offset = ((row * band + dy) * width + x) * 4
+                    pixels[offset] = colour.0
+                    pixels[offset + 1] = colour.1
+                    pixels[offset + 2] = colour.2
+                    pixels[offset + 3] = 255
+                }
+            }
+        }
+        return (pixels, width, height)
+    }
+
+    /// log10(norm) from −6 to +6 mapped onto a blue–green–yellow–red ramp.
+    static func colour(_ norm: Double) -> (UInt8, UInt8, UInt8) {
+        guard norm.isFinite else { return (255, 255, 255) }
+        let t = max(0, min(1, (log10(max(norm, 1e-12)) + 6) / 12))
+        let stops: [(Double, Double, Double)] = [(0.07, 0.05, 0.35), (0.0, 0.45, 0.70), (0.15, 0.70, 0.35), (0.95, 0.85, 0.15), (0.85, 0.10, 0.10)]
+        let position = t * Double(stops.count - 1)
+        let index = min(Int(position), stops.count - 2)
+        let f = position - Double(index)
+        let a = stops[index], b = stops[index + 1]
+        return (UInt8((a.0 + (b.0 - a.0) * f) * 255), UInt8((a.1 + (b.1 - a.1) * f) * 255), UInt8((a.2 + (b.2 - a.2) * f) * 255))
+    }
+}
