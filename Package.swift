@@ -77,7 +77,7 @@ let package = Package(
         // Tools/compat/check_tensorboard.py (TensorBoard's own loaders) to verify.
         .executableTarget(
             name: "gradalert-compat-writer",
-            dependencies: ["TensorBoardEvents", "GradAlertCLI"],
+            dependencies: ["TensorBoardEvents", "GradAlertCLI", "GradientHooks", "GradAlertLab", "ExplosionDetector"],
             path: "Tools/compat/writer",
             swiftSettings: swiftSettings
         ),

@@ -81,11 +81,14 @@ public struct ExplosionDetector: Sendable {
             for var alert in newAlerts {
                 let monitor = monitors[point.series]!
                 let lossFirst = firstLossNonfinite.map { loss in firstGradientNonfinite.map { loss <= $0 } ?? true } ?? false
+                // "At the start" means the first steps of training, not of a resumed segment.
+                let started = firstStep ?? step
+                let sinceStart = started <= 1 ? Int(clamping: step - started) : Int.max
                 let situation = RemedyAdvisor.Situation(
                     kind: alert.kind, role: alert.role,
-                    stepsSinceStart: Int(clamping: step - (monitor.firstStep ?? step)),
+                    stepsSinceStart: sinceStart,
                     lossFirst: lossFirst && alert.kind == .nonfinite,
-                    absurdScale: alert.kind == .spike && monitor.absurdAtOpen)
+                    absurdScale: alert.kind == .spike && monitor.absurdAtOpen && sinceStart <= 2)
                 alert.remedies = RemedyAdvisor.remedies(for: situation)
                 raised.append(alert)
             }

@@ -30,7 +30,8 @@ public enum RemedyAdvisor {
     public struct Situation: Sendable {
         public var kind: AlertKind
         public var role: SeriesRole
-        /// The step the series' history began (a blow-up at the very start points at initialisation).
+        /// Steps since training began (a blow-up in the first steps points at initialisation);
+        /// Int.max when the data does not start at the beginning of training.
         public var stepsSinceStart: Int
         /// The loss went non-finite before any gradient did.
         public var lossFirst: Bool

@@ -28,6 +28,7 @@ struct SeriesMonitor {
         /// log10 of the baseline the spike was measured against (nil: judged on the absolute bound).
         var baselineLog: Double?
         var normalRun = 0
+        var pointsOpen = 0
     }
 
     init(name: String, role: SeriesRole, configuration: DetectorConfiguration) {
@@ -141,7 +142,18 @@ struct SeriesMonitor {
             return alerts
         }
         let x = log10(value)
-        if let episode = open[.spike] {
+        if var episode = open[.spike] {
+            // A spike that has become the new level for a whole baseline window is a regime, not
+            // an episode: start a new baseline from here, so later spikes alert again.
+            episode.pointsOpen += 1
+            open[.spike] = episode
+            if episode.pointsOpen >= rule.window {
+                open[.spike] = nil
+                baseline.removeAll()
+                highestMedian = -.infinity
+                baseline.append(x)
+                return alerts
+            }
             // Open: does the value count as back to normal?
             let normal: Bool
             if let base = episode.baselineLog {

@@ -1,8 +1,8 @@
 import ArgumentParser
 import ExplosionDetector
 
-/// The detector's knobs and the tag patterns, shared by scan, watch and export.
-public struct DetectorOptions: ParsableArguments, Sendable {
+/// Which tags are gradient norms and which are losses (scan, watch, export).
+public struct TagOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("grad-tags"), help: ArgumentHelp(
         "Regular expression (case-insensitive) for gradient-norm scalars and gradient histograms.",
         valueName: "regex"))
@@ -10,6 +10,23 @@ public struct DetectorOptions: ParsableArguments, Sendable {
 
     @Option(name: .customLong("loss-tags"), help: ArgumentHelp("Regular expression (case-insensitive) for loss scalars.", valueName: "regex"))
     public var lossTags: String = TagClassifier.defaultLossPattern
+
+    public init() {}
+
+    public mutating func validate() throws { _ = try classifier() }
+
+    public func classifier() throws -> TagClassifier {
+        do {
+            return try TagClassifier(gradientPattern: gradTags, lossPattern: lossTags)
+        } catch {
+            throw ValidationError("not a valid regular expression: --grad-tags '\(gradTags)' or --loss-tags '\(lossTags)'")
+        }
+    }
+}
+
+/// The detector's knobs and the tag patterns, shared by scan and watch.
+public struct DetectorOptions: ParsableArguments, Sendable {
+    @OptionGroup public var tags: TagOptions
 
     @Option(help: ArgumentHelp("A spike is at least this many times the median of recent values.", valueName: "x"))
     public var spikeRatio: Double = 10
@@ -20,7 +37,7 @@ public struct DetectorOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("Recent values that make the spike baseline.", valueName: "n"))
     public var spikeWindow: Int = 50
 
-    @Option(help: ArgumentHelp("A gradient norm at or above this is absurd at any step, even the first (0 turns it off).", valueName: "norm"))
+    @Option(help: ArgumentHelp("A gradient norm (or max |g|) at or above this is absurd at any step, even the first (0 turns it off).", valueName: "norm"))
     public var absoluteBound: Double = 1e6
 
     @Option(help: ArgumentHelp("Values fitted for sustained growth.", valueName: "n"))
@@ -35,10 +52,10 @@ public struct DetectorOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("Values under the floor before vanishing alerts.", valueName: "n"))
     public var vanishingWindow: Int = 50
 
-    @Option(help: ArgumentHelp("Warn when a gradient norm goes above this.", valueName: "norm"))
+    @Option(help: ArgumentHelp("Warn when a gradient norm reaches this.", valueName: "norm"))
     public var warnAbove: Double?
 
-    @Option(help: ArgumentHelp("Critical alert when a gradient norm goes above this.", valueName: "norm"))
+    @Option(help: ArgumentHelp("Critical alert when a gradient norm reaches this.", valueName: "norm"))
     public var criticalAbove: Double?
 
     @Option(name: .customLong("disable"), help: ArgumentHelp("Turn a rule off: spike, growth or vanishing (repeatable).", valueName: "rule"))
@@ -53,19 +70,16 @@ public struct DetectorOptions: ParsableArguments, Sendable {
         for rule in disabledRules where !["spike", "growth", "vanishing"].contains(rule) {
             throw ValidationError("--disable takes spike, growth or vanishing, not '\(rule)'")
         }
-        guard spikeRatio > 1, spikeZ > 0, spikeWindow >= 3, growthWindow >= 3, growthFactor > 1, vanishingWindow >= 1 else {
-            throw ValidationError("detector options out of range: ratios and factors must be > 1, windows ≥ 3")
+        guard spikeRatio > 1, spikeZ > 0, growthFactor > 1 else {
+            throw ValidationError("--spike-ratio and --growth-factor must be above 1, --spike-z above 0")
+        }
+        guard spikeWindow >= 10, growthWindow >= 3, vanishingWindow >= 1 else {
+            throw ValidationError("--spike-window must be at least 10 (the robust test needs 10 earlier values), --growth-window at least 3, --vanishing-window at least 1")
         }
         _ = try classifier()
     }
 
-    public func classifier() throws -> TagClassifier {
-        do {
-            return try TagClassifier(gradientPattern: gradTags, lossPattern: lossTags)
-        } catch {
-            throw ValidationError("not a valid regular expression: --grad-tags '\(gradTags)' or --loss-tags '\(lossTags)'")
-        }
-    }
+    public func classifier() throws -> TagClassifier { try tags.classifier() }
 
     public func configuration() -> DetectorConfiguration {
         var configuration = DetectorConfiguration()

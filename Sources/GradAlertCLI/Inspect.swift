@@ -77,7 +77,7 @@ public struct Inspect: AsyncParsableCommand {
                     }
                 case .diagnostic(let diagnostic):
                     problems += 1
-                    if diagnostic.problem != .unreadable { damaged = true }
+                    damaged = true
                     if format == .text {
                         output.write("!! offset \(diagnostic.offset): \(diagnostic.problem.rawValue): \(diagnostic.message)\n")
                     } else {

@@ -47,6 +47,8 @@ public final class GradientMonitor {
     /// What one step measured and found.
     public struct StepReport: Sendable {
         public var step: Int
+        /// The wall time written with this step's records.
+        public var wallTime: Double
         public var globalNorm: Double
         /// The largest |g| over all watched gradients (the L∞ norm).
         public var globalMaxAbs: Double
@@ -155,7 +157,7 @@ public final class GradientMonitor {
             try writer.flush()
             for alert in alerts { onAlert?(alert) }
         }
-        return StepReport(step: step, globalNorm: global, globalMaxAbs: maxAbs, parameters: measured, alerts: alerts, nonFiniteParameters: nonFinite)
+        return StepReport(step: step, wallTime: wallTime, globalNorm: global, globalMaxAbs: maxAbs, parameters: measured, alerts: alerts, nonFiniteParameters: nonFinite)
     }
 
     private func measure(_ buffer: GradientBuffer, histogram: Bool) -> GradientStatistics {

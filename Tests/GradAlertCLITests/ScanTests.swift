@@ -229,6 +229,10 @@ func scanJSON(_ paths: [String], _ extra: [String] = []) async throws -> (status
         ("lr", .ignored),
         ("accuracy", .ignored),
         ("grad_nonfinite/fc1", .ignored),
+        ("grad_norm/softmax.weight", .gradient(.layerGradientNorm)),
+        ("grad_norm/maxpool.conv", .gradient(.layerGradientNorm)),
+        ("grad_norm/clip_model.visual.proj", .gradient(.layerGradientNorm)),
+        ("amp/grad_scale", .ignored),
     ])
     func scalars(tag: String, expected: TagClassifier.ScalarKind) throws {
         #expect(try TagClassifier().classifyScalar(tag) == expected)

@@ -9,7 +9,7 @@ public struct Export: AsyncParsableCommand {
         abstract: "Print the gradient-norm and loss series gradalert sees, as CSV or JSON.",
         discussion: """
             One row per value: run, segment, tag, role (global_gradient_norm, \
-            layer_gradient_norm, layer_gradient_max, loss), step, wall_time, value. Histogram \
+            layer_gradient_norm, loss), step, wall_time, value. Histogram \
             tags give their norm (sqrt(sum_squares)); a global norm computed from per-layer norms \
             is included when a run logs none. Tags are chosen as in `scan` (--grad-tags, \
             --loss-tags).
@@ -31,13 +31,13 @@ public struct Export: AsyncParsableCommand {
     public var format: Format = .csv
 
     @OptionGroup(title: "Tags")
-    public var detector: DetectorOptions
+    public var tags: TagOptions
 
     public init() {}
 
     public func run() async throws {
         var output = StandardOutput()
-        let status = try Self.export(paths: paths, format: format, classifier: try detector.classifier(), output: &output)
+        let status = try Self.export(paths: paths, format: format, classifier: try tags.classifier(), output: &output)
         output.flush()
         if status != ExitStatus.success { throw ExitCode(status) }
     }

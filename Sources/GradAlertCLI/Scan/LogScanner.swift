@@ -23,8 +23,8 @@ public struct LogScanner: Sendable {
         public var readableFiles: Int { reports.reduce(0) { $0 + $1.readableFiles } }
     }
 
-    /// Runs under each path, named relative to the path given (a file is a run named after its
-    /// folder's name).
+    /// Runs under each path, named relative to the path given; a path that is itself a run is named
+    /// after its folder, and an event file given on its own is a run named after the file.
     public static func discover(_ paths: [String]) throws(LogDirectory.Error) -> [(name: String, files: [String])] {
         var runs: [(String, [String])] = []
         for path in paths {
@@ -34,7 +34,7 @@ public struct LogScanner: Sendable {
                 if name == "." {
                     // The path is itself a run: name it after its folder.
                     var isDirectory: ObjCBool = false
-                    FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+                    _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
                     let folder = isDirectory.boolValue ? path : (path as NSString).deletingLastPathComponent
                     name = (((folder as NSString).standardizingPath) as NSString).lastPathComponent
                     runs.append((name, run.files))

@@ -19,6 +19,7 @@ public final class RunAnalysis {
     private var pendingWallTime: Double?
     private var pending: [ExplosionDetector.Point] = []
     private var layerNorms: Set<String> = []
+    private var histogramNorms: Set<String> = []
     private var hasGlobalNorm = false
     private var cache: [String: Classification] = [:]
 
@@ -29,6 +30,8 @@ public final class RunAnalysis {
     public private(set) var files = 0
     public private(set) var bytes = 0
     public private(set) var readableFiles = 0
+    /// Events read so far (of any kind).
+    public private(set) var eventsConsumed = 0
     /// Episodes of finished segments, with their segment number.
     private var finishedEpisodes: [(segment: Int, episode: ExplosionDetector.Episode)] = []
 
@@ -94,6 +97,7 @@ public final class RunAnalysis {
 
     /// Adds one event's values to the series; returns the alerts of any step it completed.
     public func feed(_ event: Event) -> [ScanAlert] {
+        eventsConsumed += 1
         guard case .summary(let values) = event.content else { return [] }
         var raised: [ScanAlert] = []
         for value in values {
@@ -135,6 +139,8 @@ public final class RunAnalysis {
             }
             // A layer's max |g| moves with its norm; watching both would raise every alert twice.
             if case .scalar(.layerGradientMax) = kind { kind = .ignored }
+            // Both norm scalars and gradient histograms for the same layers: the global norm is
+            // computed from the scalars only, so no layer counts twice.
             cache[value.tag] = kind
             switch kind {
             case .scalar(.loss): lossSeries.append(value.tag)
@@ -144,7 +150,7 @@ public final class RunAnalysis {
                 if role == .globalGradientNorm { hasGlobalNorm = true }
             case .gradientHistogram:
                 gradientSeries.append(value.tag)
-                layerNorms.insert(value.tag)
+                histogramNorms.insert(value.tag)
             case .ignored: break
             }
         }
@@ -177,9 +183,10 @@ public final class RunAnalysis {
         pending.removeAll(keepingCapacity: true)
         pendingStep = nil
         // No global norm logged: compute one from the per-layer norms at steps that have them all.
-        if !hasGlobalNorm, layerNorms.count >= 2 {
-            let layers = points.filter { $0.role == .layerGradientNorm && layerNorms.contains($0.series) }
-            if layers.count == layerNorms.count {
+        let sources = layerNorms.isEmpty ? histogramNorms : layerNorms
+        if !hasGlobalNorm, sources.count >= 2 {
+            let layers = points.filter { $0.role == .layerGradientNorm && sources.contains($0.series) }
+            if layers.count == sources.count {
                 let total = layers.reduce(0.0) { $0 + $1.value * $1.value }.squareRoot()
                 points.append(.init(Self.derivedGlobalName, .globalGradientNorm, total))
                 if !gradientSeries.contains(Self.derivedGlobalName) { gradientSeries.append(Self.derivedGlobalName) }

@@ -30,14 +30,16 @@ public struct TagClassifier: Sendable {
 
     public func classifyScalar(_ tag: String) -> ScalarKind {
         let lower = tag.lowercased()
-        // Counts of NaN/Inf elements and clipping statistics are not norms.
+        let words = Set(lower.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init))
+        // Counts of NaN/Inf elements and loss-scaler factors (AMP) are not norms.
         if lower.contains("nonfinite") || lower.contains("nan_count") || lower.contains("inf_count")
-            || lower.contains("clip") || lower.contains("scale")
+            || !words.isDisjoint(with: ["scale", "scaler", "nonfinite"])
         {
             return .ignored
         }
         if gradient.matches(tag) {
-            if lower.contains("max") { return .gradient(.layerGradientMax) }
+            // max |g| series: "max" as a word of its own (grad_max/fc1), not inside one (softmax, maxpool).
+            if !words.isDisjoint(with: ["max", "maxabs", "absmax", "amax", "linf"]) { return .gradient(.layerGradientMax) }
             return .gradient(Self.isGlobal(lower) ? .globalGradientNorm : .layerGradientNorm)
         }
         if loss.matches(tag) { return .loss }

@@ -36,7 +36,7 @@ public final class Watcher {
     public func poll() -> (alerts: [Finding], diagnostics: [RecordDiagnostic]) {
         var findings: [Finding] = []
         var diagnostics: [RecordDiagnostic] = []
-        let found = (try? LogDirectory.runs(in: logdir)) ?? []
+        let found = (try? LogScanner.discover([logdir])) ?? []
         for run in found {
             let state: RunState
             if let existing = runs[run.name] {
@@ -45,6 +45,7 @@ public final class Watcher {
                 state = RunState(analysis: RunAnalysis(name: run.name, classifier: classifier, configuration: configuration))
                 runs[run.name] = state
             }
+            var consumedBefore = state.analysis.eventsConsumed
             for file in run.files {
                 let reader: EventFileReader
                 if let existing = state.readers[file] {
@@ -55,7 +56,12 @@ public final class Watcher {
                 }
                 findings += state.analysis.consume(reader).map { Finding(run: run.name, alert: $0) }
             }
-            findings += state.analysis.flush().map { Finding(run: run.name, alert: $0) }
+            // The last step may still be receiving values (a writer writes one tag at a time): it
+            // is judged once a later step arrives, or once a whole poll brings nothing new.
+            if state.analysis.eventsConsumed == consumedBefore {
+                findings += state.analysis.flush().map { Finding(run: run.name, alert: $0) }
+            }
+            consumedBefore = state.analysis.eventsConsumed
             let all = state.analysis.diagnostics
             diagnostics += all[state.diagnosticsSeen...].filter { $0.problem != .truncated }
             state.diagnosticsSeen = all.count
@@ -116,6 +122,8 @@ public struct WatchCommand: AsyncParsableCommand {
     }
 
     public func run() async throws {
+        // An --exec command that does not read its standard input must not kill us with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         let watcher = Watcher(logdir: logdir, classifier: try detector.classifier(), configuration: detector.configuration())
         let stop = StopSignal()
         let colour = isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
@@ -172,7 +180,7 @@ public struct WatchCommand: AsyncParsableCommand {
         process.standardInput = pipe
         do {
             try process.run()
-            pipe.fileHandleForWriting.write(Data((input + "\n").utf8))
+            try? pipe.fileHandleForWriting.write(contentsOf: Data((input + "\n").utf8))
             try? pipe.fileHandleForWriting.close()
             process.waitUntilExit()
             if process.terminationStatus != 0 {

@@ -5,7 +5,10 @@
 // usage: gradalert-compat-writer LOGDIR MANIFEST.json
 
 import Foundation
+import ExplosionDetector
 import GradAlertCLI
+import GradAlertLab
+import GradientHooks
 import TensorBoardEvents
 
 let arguments = CommandLine.arguments
@@ -231,9 +234,57 @@ do {
             try recordImage(writer, &run, "pictures/small", width: 3, height: 5, seed: 3, step, time)
         }
     }
+    try writeMonitorRun()
 } catch {
     FileHandle.standardError.write(Data("gradalert-compat-writer: \(error)\n".utf8))
     exit(1)
+}
+
+/// A run written by GradientMonitor while a real network trains (and blows up), so TensorBoard's
+/// loaders check everything the monitor writes: norms, max |g|, non-finite counts, loss, gradient
+/// histograms, alert Markdown. The manifest is built from what the monitor reported in memory.
+@MainActor func writeMonitorRun() throws {
+    var options = GradientMonitor.Options()
+    options.histogramEvery = 5
+    let monitor = try GradientMonitor(logdir: logdir + "/monitor", options: options)
+    var labRandom = LabRandom(seed: 3)
+    var experiment = Lab.defaultMLP
+    experiment.depth = 4
+    experiment.width = 16
+    let model = Lab.mlp(experiment, random: &labRandom)
+    monitor.watch(model)
+    let data = Spirals(pointsPerClass: 50, seed: 4)
+    let optimiser = SGD(learningRate: 0.05, momentum: 0.9)
+    var run = RunManifest()
+    for step in 0..<80 {
+        for parameter in model.parameters { parameter.zeroGradient() }
+        let (inputs, labels) = data.batch(32, random: &labRandom)
+        let (loss, gradient) = SoftmaxCrossEntropy.lossAndGradient(logits: model.forward(inputs), labels: labels)
+        _ = model.backward(gradient)
+        let report = try monitor.record(step: step, loss: Double(loss))
+        let time = report.wallTime
+        for (name, statistics) in report.parameters {
+            run.scalars["grad_norm/\(name)", default: []].append((step, time, Double(Float(statistics.l2Norm))))
+            run.scalars["grad_max/\(name)", default: []].append((step, time, Double(Float(statistics.maxAbs))))
+            if statistics.nonFiniteCount > 0 {
+                run.scalars["grad_nonfinite/\(name)", default: []].append((step, time, Double(Float(Double(statistics.nonFiniteCount)))))
+            }
+            if step % 5 == 0, let histogram = statistics.histogram() {
+                run.histograms["grad/\(name)", default: []].append(.init(step: step, wallTime: time, summary: histogram))
+            }
+        }
+        run.scalars["grad_norm/global", default: []].append((step, time, Double(Float(report.globalNorm))))
+        run.scalars["loss", default: []].append((step, time, Double(Float(loss))))
+        if !report.alerts.isEmpty {
+            run.texts["gradalert/alerts", default: []].append((step, time, AlertMarkdown.render(report.alerts)))
+        }
+        if report.shouldSkipStep { break }
+        // A learning rate that keeps growing: the run ends in an explosion the monitor reports.
+        optimiser.learningRate *= 1.08
+        optimiser.step(model.parameters)
+    }
+    try monitor.close()
+    manifest.append(("monitor", run))
 }
 
 var json = JSONWriter()
