@@ -81,6 +81,13 @@ let package = Package(
             path: "Tools/compat/writer",
             swiftSettings: swiftSettings
         ),
+        // Writes predictable records and reports each flush, for the crash and many-writer tests.
+        .executableTarget(
+            name: "gradalert-reliability-writer",
+            dependencies: ["TensorBoardEvents"],
+            path: "Tools/reliability/writer",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TensorBoardEventsTests",
             dependencies: ["TensorBoardEvents", "CGradAlertCRC32C"],

@@ -30,7 +30,8 @@ public struct ExplosionDetector: Sendable {
     /// A stretch of steps during which at least one series had an open episode.
     public struct Episode: Sendable, Equatable {
         public var firstStep: Int64
-        /// The last step at which a series was still abnormal (nil while it is open).
+        /// The step at which the last abnormal series had been normal long enough to close (nil
+        /// while the episode is open).
         public var lastStep: Int64?
         /// The per-layer norm series that alerted first (ties: the largest ratio); nil when only
         /// global, max or loss series alerted.

@@ -35,7 +35,8 @@ public enum RemedyAdvisor {
         public var stepsSinceStart: Int
         /// The loss went non-finite before any gradient did.
         public var lossFirst: Bool
-        /// Set when the value was judged on its absolute scale with little or no history.
+        /// Set when, in the first steps of training, the value was judged on its absolute scale
+        /// (a norm no healthy gradient reaches).
         public var absurdScale: Bool
 
         public init(kind: AlertKind, role: SeriesRole, stepsSinceStart: Int, lossFirst: Bool = false, absurdScale: Bool = false) {

@@ -37,7 +37,7 @@ public struct DetectorOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("Recent values that make the spike baseline.", valueName: "n"))
     public var spikeWindow: Int = 50
 
-    @Option(help: ArgumentHelp("A gradient norm (or max |g|) at or above this is absurd at any step, even the first (0 turns it off).", valueName: "norm"))
+    @Option(help: ArgumentHelp("A gradient norm at or above this is absurd at any step, even the first (0 turns it off).", valueName: "norm"))
     public var absoluteBound: Double = 1e6
 
     @Option(help: ArgumentHelp("Values fitted for sustained growth.", valueName: "n"))

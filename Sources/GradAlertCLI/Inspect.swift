@@ -88,7 +88,7 @@ public struct Inspect: AsyncParsableCommand {
             }
             if records >= 0 { readable += 1 }
             if format == .text {
-                let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
+                let size = LogDirectory.fileSize(file)
                 output.write("-- \(max(records, 0)) records, \(problems) problems, \(size) bytes\(size == 0 ? " (empty file)" : "")\n")
             }
         }

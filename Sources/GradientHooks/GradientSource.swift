@@ -21,8 +21,9 @@ public protocol GradientSource {
     var parameterNames: [String] { get }
     /// Calls `body` with the gradient of `name`, valid only inside the call.
     func withGradient<R>(of name: String, _ body: (GradientBuffer) throws -> R) rethrows -> R
-    /// Calls `body` with the values of `name`, for the update-to-weight ratio; nil when the model
-    /// does not share them (the default).
+    /// Calls `body` with the values of `name`; nil when the model does not share them (the
+    /// default). Not used by `GradientMonitor` yet: its update-to-weight ratio covers reflected
+    /// `Parameter`s.
     func withValues<R>(of name: String, _ body: (GradientBuffer) throws -> R) rethrows -> R?
     /// Scales the gradient of `name` in place by `factor`; false when the model does not allow
     /// it (then clipping is not available).

@@ -23,6 +23,11 @@ public struct Event: Sendable {
         case other
     }
 
+    /// Decodes a serialized `tensorflow.Event` (the data of one TFRecord).
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> Event {
+        try EventDecoder.decode(bytes)
+    }
+
     /// The summary values, or an empty array for other kinds of event.
     public var summaryValues: [SummaryValue] {
         if case .summary(let values) = content { return values }

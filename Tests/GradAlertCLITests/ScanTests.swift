@@ -233,6 +233,8 @@ func scanJSON(_ paths: [String], _ extra: [String] = []) async throws -> (status
         ("grad_norm/maxpool.conv", .gradient(.layerGradientNorm)),
         ("grad_norm/clip_model.visual.proj", .gradient(.layerGradientNorm)),
         ("amp/grad_scale", .ignored),
+        ("grad_norm/LayerNorm_0/scale", .gradient(.layerGradientNorm)),
+        ("grad_norm/max_pool.weight", .gradient(.layerGradientNorm)),
     ])
     func scalars(tag: String, expected: TagClassifier.ScalarKind) throws {
         #expect(try TagClassifier().classifyScalar(tag) == expected)

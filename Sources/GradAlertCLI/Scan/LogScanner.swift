@@ -86,16 +86,56 @@ public struct LogScanner: Sendable {
         return Result(reports: reports.compactMap { $0 }, seconds: seconds)
     }
 
+    /// Reads a run's files in name order. A file that starts after the files before it ended
+    /// continues them (a restart, if its steps go back, starts a new segment); a file that starts
+    /// while an earlier one was still being written is a concurrent writer — a data-parallel rank —
+    /// and is analysed as a stream of its own, so ranks logging the same tags are not mistaken for
+    /// restarts.
     static func scanRun(name: String, files: [String], classifier: TagClassifier, configuration: DetectorConfiguration) -> RunReport {
-        let analysis = RunAnalysis(name: name, classifier: classifier, configuration: configuration)
+        var streams: [(analysis: RunAnalysis, lastWallTime: Double)] = []
         for file in files {
-            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
+            let size = LogDirectory.fileSize(file)
+            let start = firstWallTime(of: file)
+            var index = streams.firstIndex { start == nil || $0.lastWallTime <= start! }
+            if index == nil {
+                streams.append((RunAnalysis(name: name, classifier: classifier, configuration: configuration), -.infinity))
+                index = streams.count - 1
+            }
+            let analysis = streams[index!].analysis
             let reader = EventFileReader(path: file)
             let before = analysis.diagnostics.count
             analysis.consume(reader)
             let unreadable = analysis.diagnostics[before...].contains { $0.problem == .unreadable }
             analysis.noteFile(bytes: size, readable: !unreadable)
+            streams[index!].lastWallTime = max(streams[index!].lastWallTime, analysis.lastWallTime ?? start ?? -.infinity)
         }
-        return analysis.finish()
+        let reports = streams.map { $0.analysis.finish() }
+        guard var merged = reports.first else {
+            return RunAnalysis(name: name, classifier: classifier, configuration: configuration).finish()
+        }
+        merged.streams = reports.count
+        for (index, report) in reports.enumerated().dropFirst() {
+            merged.alerts += report.alerts.map { alert in
+                var alert = alert
+                alert.stream = index
+                return alert
+            }
+            merged.gradientSeries += report.gradientSeries.filter { !merged.gradientSeries.contains($0) }
+            merged.lossSeries += report.lossSeries.filter { !merged.lossSeries.contains($0) }
+            merged.diagnostics += report.diagnostics
+            merged.files += report.files
+            merged.readableFiles += report.readableFiles
+            merged.bytes += report.bytes
+            merged.segments = max(merged.segments, report.segments)
+        }
+        merged.alerts.sort { ($0.alert.step, $0.stream) < ($1.alert.step, $1.stream) }
+        return merged
+    }
+
+    /// The wall time of a file's first record (its file_version record: when the writer opened it).
+    static func firstWallTime(of file: String) -> Double? {
+        let reader = EventFileReader(path: file, bufferSize: 4096)
+        if case .event(let event, _) = reader.next() { return event.wallTime }
+        return nil
     }
 }

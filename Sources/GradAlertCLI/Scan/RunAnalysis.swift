@@ -32,6 +32,8 @@ public final class RunAnalysis {
     public private(set) var readableFiles = 0
     /// Events read so far (of any kind).
     public private(set) var eventsConsumed = 0
+    /// The latest wall time of any event read.
+    public private(set) var lastWallTime: Double?
     /// Episodes of finished segments, with their segment number.
     private var finishedEpisodes: [(segment: Int, episode: ExplosionDetector.Episode)] = []
 
@@ -58,6 +60,8 @@ public final class RunAnalysis {
         public var segment: Int
         /// A later segment rewrote this step: TensorBoard will not show it.
         public var superseded: Bool
+        /// Which concurrent writer (data-parallel rank) of the run it came from; 0 when there is one.
+        public var stream: Int = 0
     }
 
     private enum Classification {
@@ -98,6 +102,7 @@ public final class RunAnalysis {
     /// Adds one event's values to the series; returns the alerts of any step it completed.
     public func feed(_ event: Event) -> [ScanAlert] {
         eventsConsumed += 1
+        if event.wallTime.isFinite { lastWallTime = max(lastWallTime ?? event.wallTime, event.wallTime) }
         guard case .summary(let values) = event.content else { return [] }
         var raised: [ScanAlert] = []
         for value in values {
@@ -252,6 +257,8 @@ public struct RunReport: Sendable {
     public var readableFiles: Int
     public var bytes: Int
     public var segments: Int
+    /// Files written at the same time (data-parallel ranks) are read as separate streams.
+    public var streams: Int = 1
 
     public enum Verdict: String, Sendable, Comparable {
         case healthy, warning, exploding, nonfinite

@@ -20,7 +20,7 @@ public struct Scan: AsyncParsableCommand {
 
             Gradient series are scalars whose tag matches --grad-tags (global norms are told by \
             name: global/total, or a bare "grad_norm") and gradient histograms (norm = \
-            sqrt(sum_squares)); loss series match --loss-tags. Other scalars are ignored. When \
+            sqrt(sum_squares), or estimated from bucket centres for TF2 histograms, which carry no sum of squares); loss series match --loss-tags. Other scalars are ignored. When \
             a run logs only per-layer norms, a global norm is computed from them.
 
             A restart (steps going back) starts a new segment; alerts in a segment that a later \

@@ -35,6 +35,7 @@ enum ScanJSON {
         json.key("origin")
         if let origin = report.origin { json.string(origin) } else { json.null() }
         json.field("segments", report.segments)
+        json.field("streams", report.streams)
         json.key("alerts")
         json.beginArray()
         for alert in report.alerts { self.alert(alert, run: nil, into: &json) }
@@ -77,6 +78,7 @@ enum ScanJSON {
         if let origin = alert.origin { json.string(origin) } else { json.null() }
         json.field("segment", scanAlert.segment)
         json.field("superseded", scanAlert.superseded)
+        json.field("stream", scanAlert.stream)
         json.field("message", alert.message)
         json.key("remedies")
         json.beginArray()
@@ -142,6 +144,7 @@ struct ScanText {
                 line += " \(report.gradientSeries.count) gradient, \(report.lossSeries.count) loss series"
             }
             if report.segments > 1 { line += " [\(report.segments) segments: the job restarted]" }
+            if report.streams > 1 { line += " [\(report.streams) concurrent writers]" }
             out += line + "\n"
             // Every alert up to a limit; remedies once per kind (they repeat otherwise).
             var advised: Set<String> = []
@@ -181,6 +184,7 @@ struct ScanText {
         } else if scanAlert.segment > 0 {
             line += " [segment \(scanAlert.segment)]"
         }
+        if scanAlert.stream > 0 { line += " [writer \(scanAlert.stream + 1)]" }
         var text = line + "\n"
         if withRemedies, !alert.remedies.isEmpty {
             text += "        try: " + alert.remedies.prefix(3).map(\.advice).joined(separator: "; ") + "\n"

@@ -30,16 +30,19 @@ public struct TagClassifier: Sendable {
 
     public func classifyScalar(_ tag: String) -> ScalarKind {
         let lower = tag.lowercased()
-        let words = Set(lower.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init))
         // Counts of NaN/Inf elements and loss-scaler factors (AMP) are not norms.
         if lower.contains("nonfinite") || lower.contains("nan_count") || lower.contains("inf_count")
-            || !words.isDisjoint(with: ["scale", "scaler", "nonfinite"])
+            || lower.contains("loss_scale") || lower.contains("grad_scale") || lower.contains("scaler")
+            || lower.contains("scale_factor")
         {
             return .ignored
         }
         if gradient.matches(tag) {
-            // max |g| series: "max" as a word of its own (grad_max/fc1), not inside one (softmax, maxpool).
-            if !words.isDisjoint(with: ["max", "maxabs", "absmax", "amax", "linf"]) { return .gradient(.layerGradientMax) }
+            // max |g| series say so in the metric part of the tag (grad_max/fc1, gradients_max/...),
+            // not in a layer's name (grad_norm/max_pool, grad_norm/softmax).
+            let metric = lower.split(separator: "/").first.map(String.init) ?? lower
+            let metricWords = Set(metric.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init))
+            if !metricWords.isDisjoint(with: ["max", "maxabs", "absmax", "amax", "linf"]) { return .gradient(.layerGradientMax) }
             return .gradient(Self.isGlobal(lower) ? .globalGradientNorm : .layerGradientNorm)
         }
         if loss.matches(tag) { return .loss }

@@ -29,6 +29,8 @@ public final class EventFileReader {
     public private(set) var offset: Int = 0
 
     private var descriptor: Int32 = -1
+    /// A copy of the bytes when reading from memory rather than from a file.
+    private var memory: UnsafeMutableRawBufferPointer?
     private var openFailure: RecordDiagnostic?
     private var window: UnsafeMutableRawBufferPointer
     private var windowStart = 0
@@ -48,8 +50,20 @@ public final class EventFileReader {
         }
     }
 
+    /// Reads records from bytes in memory (a file read by other means, a decompressed stream, a
+    /// fuzzer's input); `name` stands for the file in diagnostics.
+    public init(bytes: [UInt8], name: String = "<memory>") {
+        path = name
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(bytes.count, 1), alignment: 16)
+        bytes.withUnsafeBytes { copy.copyMemory(from: $0) }
+        memory = UnsafeMutableRawBufferPointer(rebasing: copy[0..<bytes.count])
+        window = .allocate(byteCount: 64, alignment: 16)
+        fileSize = bytes.count
+    }
+
     deinit {
         if descriptor >= 0 { _ = closeDescriptor(descriptor) }
+        if let memory, let base = memory.baseAddress { UnsafeMutableRawPointer(mutating: base).deallocate() }
         window.deallocate()
     }
 
@@ -67,7 +81,7 @@ public final class EventFileReader {
             descriptor = -1
             return .diagnostic(failure)
         }
-        guard descriptor >= 0 else { return nil }
+        guard descriptor >= 0 || memory != nil else { return nil }
         while true {
             guard let header = bytes(at: offset, count: TFRecord.headerSize) else {
                 return truncation(needed: TFRecord.headerSize)
@@ -153,6 +167,7 @@ public final class EventFileReader {
     }
 
     private func fileSizeNow() -> Int {
+        if let memory { return memory.count }
         var info = stat()
         if fstat(descriptor, &info) == 0 { fileSize = Int(info.st_size) }
         return fileSize
@@ -161,6 +176,10 @@ public final class EventFileReader {
     /// `count` bytes at file offset `position`, loading them into the window if needed; nil if the
     /// file does not (yet) hold them. The view is valid until the next call.
     private func bytes(at position: Int, count: Int) -> UnsafeRawBufferPointer? {
+        if let memory {
+            guard position >= 0, count >= 0, position <= memory.count, count <= memory.count - position else { return nil }
+            return UnsafeRawBufferPointer(rebasing: memory[position..<(position + count)])
+        }
         if position >= windowStart, position + count <= windowStart + windowCount {
             return UnsafeRawBufferPointer(rebasing: window[(position - windowStart)..<(position - windowStart + count)])
         }

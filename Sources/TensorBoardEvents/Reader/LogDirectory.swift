@@ -23,6 +23,11 @@ public enum LogDirectory {
         }
     }
 
+    /// A file's size in bytes, following symbolic links (0 if it cannot be read).
+    public static func fileSize(_ path: String) -> Int {
+        (try? URL(fileURLWithPath: path).resolvingSymlinksInPath().resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0
+    }
+
     /// True for names TensorBoard treats as event files.
     public static func isEventFileName(_ name: String) -> Bool {
         name.contains("tfevents") && !name.hasSuffix(".profile-empty")

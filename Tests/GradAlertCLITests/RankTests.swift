@@ -1,0 +1,53 @@
+import ExplosionDetector
+import Foundation
+import Testing
+
+@testable import GradAlertCLI
+@testable import TensorBoardEvents
+
+/// Data-parallel ranks: several processes writing their own files, with the same tags, into one
+/// run folder at the same time.
+@Suite struct RankTests {
+    @Test func concurrentProcessesIntoOneRunFolder() async throws {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let executable = try #require([here, here.deletingLastPathComponent()].map { $0.appendingPathComponent("gradalert-reliability-writer").path }
+            .first { FileManager.default.isExecutableFile(atPath: $0) })
+        let folder = try LogFolder()
+        let run = folder.path + "/ddp"
+        let ranks = (0..<4).map { _ in Process() }
+        for process in ranks {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = [run, "3000", "25", "grad_norm/"]
+            process.standardOutput = Pipe()
+            try process.run()
+        }
+        for process in ranks { process.waitUntilExit() }
+        #expect(ranks.allSatisfy { $0.terminationStatus == 0 })
+
+        // No torn or interleaved records: every file reads back whole.
+        let files = try #require(try LogDirectory.runs(in: run).first?.files)
+        #expect(files.count == 4)
+        for file in files {
+            let entries = EventFileReader(path: file).readAll()
+            let events = entries.compactMap { if case .event(let event, _) = $0 { event } else { nil } }
+            #expect(entries.count == events.count, "\(file) has diagnostics")
+            #expect(events.count == 1 + 3000 + 300)
+            var expected: [Int64] = []
+            for step in 0..<3000 {
+                expected.append(Int64(step))
+                if step % 10 == 0 { expected.append(Int64(step)) }
+            }
+            let steps: [Int64] = events.dropFirst().map(\.step)
+            #expect(steps == expected)
+        }
+
+        // scan reads the four files as four concurrent writers, not as four restarts.
+        let report = try #require(await LogScanner(classifier: try TagClassifier(), configuration: DetectorConfiguration())
+            .scan(runs: try LogScanner.discover([folder.path])).reports.first)
+        #expect(report.streams == 4)
+        #expect(report.segments == 1)
+        #expect(report.alerts.allSatisfy { !$0.superseded })
+        #expect(report.gradientSeries.contains("grad_norm/value"))
+        #expect(report.files == 4)
+    }
+}
