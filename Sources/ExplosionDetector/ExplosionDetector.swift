@@ -84,7 +84,8 @@ public struct ExplosionDetector: Sendable {
                 let lossFirst = firstLossNonfinite.map { loss in firstGradientNonfinite.map { loss <= $0 } ?? true } ?? false
                 // "At the start" means the first steps of training, not of a resumed segment.
                 let started = firstStep ?? step
-                let sinceStart = started <= 1 ? Int(clamping: step - started) : Int.max
+                let difference = step.subtractingReportingOverflow(started)
+                let sinceStart = started <= 1 && !difference.overflow ? Int(clamping: difference.partialValue) : Int.max
                 let situation = RemedyAdvisor.Situation(
                     kind: alert.kind, role: alert.role,
                     stepsSinceStart: sinceStart,

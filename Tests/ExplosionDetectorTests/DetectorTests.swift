@@ -203,6 +203,15 @@ func run(_ values: [Double], role: SeriesRole = .globalGradientNorm, name: Strin
         #expect(alerts.first?.remedies.first == .lowerLearningRate)
     }
 
+    /// Steps are whatever a file says, Int64.min and Int64.max included: no arithmetic on them may trap.
+    @Test func extremeStepsDoNotTrap() {
+        var detector = ExplosionDetector()
+        for step: Int64 in [0, 1, .max, .min, .max - 1, .min + 1, 0] {
+            _ = detector.observe(step: step, points: [.init("g", .globalGradientNorm, .nan), .init("loss", .loss, 1e30)])
+        }
+        #expect(!detector.alerts.isEmpty)
+    }
+
     @Test func episodesCloseAndReopen() {
         var detector = ExplosionDetector()
         let values: [Double] = Array(repeating: 1, count: 20) + [.nan] + Array(repeating: 1, count: 10) + [.nan]
