@@ -97,7 +97,7 @@ public struct Demo: AsyncParsableCommand {
     }
 
     static func table(results: [ExperimentResult], reports: [RunReport]) -> String {
-        let header = ["run", "change", "verdict", "first alert", "origin", "max global norm", "final loss", "accuracy"]
+        let header = ["run", "change", "verdict", "first alert", "origin", "peak global norm", "final loss", "accuracy"]
         var rows: [[String]] = []
         for result in results {
             let report = reports.first { $0.run == result.name }
@@ -105,8 +105,8 @@ public struct Demo: AsyncParsableCommand {
             let first = report?.firstAlert.map { "step \($0.alert.step) (\($0.alert.kind.rawValue))" } ?? "-"
             var origin = report?.origin ?? "-"
             if origin.hasPrefix("grad_norm/") { origin.removeFirst("grad_norm/".count) }
-            let norm = result.maxGlobalNorm.isFinite ? format(result.maxGlobalNorm) : "\(result.maxGlobalNorm)"
-            let loss = result.finalLoss.isFinite ? String(format: "%.3f", result.finalLoss) : "\(result.finalLoss)"
+            let norm = result.maxGlobalNorm.isFinite ? format(result.maxGlobalNorm) : (result.maxGlobalNorm.isNaN ? "NaN" : "Inf")
+            let loss = result.finalLoss.isFinite ? String(format: "%.3f", result.finalLoss) : (result.finalLoss.isNaN ? "NaN" : "Inf")
             var accuracy = String(format: "%.0f%%", result.accuracy * 100)
             if let diverged = result.divergedAt { accuracy += " (stopped at step \(diverged))" }
             rows.append([result.name, result.change, verdict, first, origin, norm, loss, accuracy])
@@ -117,7 +117,7 @@ public struct Demo: AsyncParsableCommand {
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
                 let text = cell.count > widths[index] ? String(cell.prefix(widths[index] - 1)) + "…" : cell
-                return text.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                return index == cells.count - 1 ? text : text.padding(toLength: widths[index], withPad: " ", startingAt: 0)
             }.joined(separator: "  ") + "\n"
         }
         return "\n" + line(header) + line(widths.map { String(repeating: "-", count: $0) }) + rows.map(line).joined()

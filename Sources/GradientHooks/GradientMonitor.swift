@@ -25,8 +25,8 @@ import TensorBoardEvents
 /// (flushed at once, so the alert is on disk even if the process dies next).
 ///
 /// What it writes per step: `grad_norm/global`, `grad_norm/<parameter>`, `grad_max/<parameter>`,
-/// `grad_nonfinite/<parameter>` when non-zero, `loss`; every `histogramEvery` steps the histogram
-/// `grad/<parameter>`; with `updateRatio`, `update_ratio/<parameter>` (‖Δw‖ / ‖w‖).
+/// `grad_nonfinite/<parameter>` when non-zero, `loss`; every `histogramEvery` steps, and at every
+/// step that raises an alert, the histogram `grad/<parameter>`; with `updateRatio`, `update_ratio/<parameter>` (‖Δw‖ / ‖w‖).
 public final class GradientMonitor {
     public struct Options: Sendable {
         /// Write gradient histograms every this many steps (nil: never). Histograms cost more
@@ -152,6 +152,27 @@ public final class GradientMonitor {
         if options.updateRatio { try writeUpdateRatios(step: step, wallTime: wallTime) }
 
         let alerts = detector.observe(step: Int64(step), wallTime: wallTime, points: points)
+        if !alerts.isEmpty && !histogram && options.histogramEvery != nil {
+            // The step an alert fires is the one worth seeing in full: write its histograms now,
+            // while the gradients are still there, whatever the cadence says.
+            for (name, parameter) in parameters {
+                let statistics = parameter.gradient.withUnsafeBufferPointer {
+                    GradientStatisticsKernel.compute($0, histogram: true, threads: options.threads)
+                }
+                if let summary = statistics.histogram() { try writer.histogram("grad/\(name)", summary: summary, step: step, wallTime: wallTime) }
+            }
+            for source in sources {
+                for name in source.parameterNames where options.filter.matches(name) {
+                    let statistics = source.withGradient(of: name) { measure($0, histogram: true) }
+                    if let summary = statistics.histogram() { try writer.histogram("grad/\(name)", summary: summary, step: step, wallTime: wallTime) }
+                }
+            }
+            for gradient in gradients where options.filter.matches(gradient.name) {
+                if let summary = measure(gradient.buffer, histogram: true).histogram() {
+                    try writer.histogram("grad/\(gradient.name)", summary: summary, step: step, wallTime: wallTime)
+                }
+            }
+        }
         if !alerts.isEmpty {
             try writer.text("gradalert/alerts", AlertMarkdown.render(alerts), step: step, wallTime: wallTime)
             try writer.flush()

@@ -156,7 +156,7 @@ struct ScanText {
                 advised.insert(key)
             }
             if report.alerts.count > maxAlertsPerRun {
-                out += "    … and \(report.alerts.count - maxAlertsPerRun) more alerts (--format json lists them all)\n"
+                out += "    … and \(report.alerts.count - maxAlertsPerRun) more alert(s) (--format json lists them all)\n"
             }
             for diagnostic in report.diagnostics {
                 out += "    " + paint("damaged", "35") + " \(diagnostic.file) @\(diagnostic.offset): \(diagnostic.problem.rawValue): \(diagnostic.message)\n"
