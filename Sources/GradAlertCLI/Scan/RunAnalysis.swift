@@ -187,6 +187,13 @@ public final class RunAnalysis {
         var points = pending
         pending.removeAll(keepingCapacity: true)
         pendingStep = nil
+        // A run that logs per-layer norm scalars and gradient histograms of the same layers (as
+        // GradientMonitor does) is watched through the scalars, which come every step; the
+        // histograms would raise every alert a second time.
+        if !layerNorms.isEmpty && !histogramNorms.isEmpty {
+            points.removeAll { histogramNorms.contains($0.series) }
+            if points.isEmpty { return [] }
+        }
         // No global norm logged: compute one from the per-layer norms at steps that have them all.
         let sources = layerNorms.isEmpty ? histogramNorms : layerNorms
         if !hasGlobalNorm, sources.count >= 2 {
@@ -239,8 +246,9 @@ public final class RunAnalysis {
                 }
             }
         }
+        let watched = layerNorms.isEmpty ? gradientSeries : gradientSeries.filter { !histogramNorms.contains($0) }
         return RunReport(
-            run: name, alerts: result, gradientSeries: gradientSeries, lossSeries: lossSeries,
+            run: name, alerts: result, gradientSeries: watched, lossSeries: lossSeries,
             diagnostics: diagnostics, files: files, readableFiles: readableFiles, bytes: bytes,
             segments: segment + 1)
     }
