@@ -40,7 +40,8 @@ public struct ExplosionDetector: Sendable {
         public var alerts: [Alert]
     }
 
-    private var monitors: [String: SeriesMonitor] = [:]
+    private var monitors: [SeriesMonitor] = []
+    private var indexOfSeries: [String: Int] = [:]
     private var order: [String] = []
     private var firstStep: Int64?
     private var firstLossNonfinite: Int64?
@@ -74,13 +75,19 @@ public struct ExplosionDetector: Sendable {
                     firstGradientNonfinite = step
                 }
             }
-            if monitors[point.series] == nil {
-                monitors[point.series] = SeriesMonitor(name: point.series, role: point.role, configuration: configuration)
+            // One hash per point: the series' monitor by index from then on.
+            let index: Int
+            if let known = indexOfSeries[point.series] {
+                index = known
+            } else {
+                index = monitors.count
+                monitors.append(SeriesMonitor(name: point.series, role: point.role, configuration: configuration))
+                indexOfSeries[point.series] = index
                 order.append(point.series)
             }
-            let newAlerts = monitors[point.series]!.observe(step: step, wallTime: wallTime, value: point.value)
+            let newAlerts = monitors[index].observe(step: step, wallTime: wallTime, value: point.value)
             for var alert in newAlerts {
-                let monitor = monitors[point.series]!
+                let monitor = monitors[index]
                 let lossFirst = firstLossNonfinite.map { loss in firstGradientNonfinite.map { loss <= $0 } ?? true } ?? false
                 // "At the start" means the first steps of training, not of a resumed segment.
                 let started = firstStep ?? step
@@ -115,7 +122,7 @@ public struct ExplosionDetector: Sendable {
             for index in raised.indices { raised[index].origin = origin }
             episodes[episodes.count - 1].alerts += raised
         }
-        if episodeOpen, !monitors.values.contains(where: \.hasOpenEpisode) {
+        if episodeOpen, !monitors.contains(where: \.hasOpenEpisode) {
             episodes[episodes.count - 1].lastStep = step
             episodeOpen = false
         }
@@ -130,7 +137,7 @@ public struct ExplosionDetector: Sendable {
     /// The series with an open episode now, and which kinds.
     public var openEpisodes: [(series: String, kinds: [AlertKind])] {
         order.compactMap { name in
-            let monitor = monitors[name]!
+            let monitor = monitors[indexOfSeries[name]!]
             return monitor.hasOpenEpisode ? (name, monitor.openKinds) : nil
         }
     }

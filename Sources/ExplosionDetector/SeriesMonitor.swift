@@ -168,15 +168,18 @@ struct SeriesMonitor {
         var fired: (baselineLog: Double?, message: String)?
         if baseline.count >= rule.minHistory {
             let median = baseline.median
-            let mad = 1.4826 * baseline.medianAbsoluteDeviation(from: median)
-            let z = (x - median) / max(mad, rule.madFloor)
             let ratio = pow(10, x - median)
             // The series' normal ceiling: the highest baseline median seen. A jump that stays
             // below it (a norm that shrank as the loss converged, then bounced) is noise, not an
             // explosion.
             highestMedian = max(highestMedian, median)
-            if z >= rule.zScore, ratio >= rule.minRatio, x - highestMedian >= log10(rule.minAboveCeiling) {
-                fired = (median, "\(name) = \(Self.format(value)) at step \(step) is \(Self.format(ratio))x its recent median \(Self.format(pow(10, median))) (robust z \(Self.format(z)))")
+            // The ratio and ceiling tests are cheap; the MAD is only worth computing when they pass.
+            if ratio >= rule.minRatio, x - highestMedian >= log10(rule.minAboveCeiling) {
+                let mad = 1.4826 * baseline.medianAbsoluteDeviation(from: median)
+                let z = (x - median) / max(mad, rule.madFloor)
+                if z >= rule.zScore {
+                    fired = (median, "\(name) = \(Self.format(value)) at step \(step) is \(Self.format(ratio))x its recent median \(Self.format(pow(10, median))) (robust z \(Self.format(z)))")
+                }
             }
         } else if !baseline.isEmpty {
             let median = baseline.median

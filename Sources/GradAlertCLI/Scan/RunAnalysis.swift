@@ -14,14 +14,21 @@ public final class RunAnalysis {
     private var segment = 0
     /// Per segment: the first step of each tag (to tell which alerts a later segment hides).
     private var segmentFirstSteps: [[String: Int64]] = [[:]]
-    private var lastStep: [String: Int64] = [:]
     private var pendingStep: Int64?
     private var pendingWallTime: Double?
     private var pending: [ExplosionDetector.Point] = []
     private var layerNorms: Set<String> = []
     private var histogramNorms: Set<String> = []
     private var hasGlobalNorm = false
-    private var cache: [String: Classification] = [:]
+    /// Per tag, found with one hash: what it is, and the last step read for it in this segment.
+    private var tags: [String: TagState] = [:]
+
+    private struct TagState {
+        var kind: Classification
+        var lastStep: Int64?
+        /// Whether it has a first step recorded in the current segment.
+        var seenInSegment = -1
+    }
 
     public private(set) var alerts: [ScanAlert] = []
     public private(set) var diagnostics: [RecordDiagnostic] = []
@@ -64,7 +71,7 @@ public final class RunAnalysis {
         public var stream: Int = 0
     }
 
-    private enum Classification {
+    private enum Classification: Equatable {
         case scalar(SeriesRole)
         case gradientHistogram
         case ignored
@@ -106,59 +113,66 @@ public final class RunAnalysis {
         guard case .summary(let values) = event.content else { return [] }
         var raised: [ScanAlert] = []
         for value in values {
-            let points = self.points(for: value)
-            guard !points.isEmpty else { continue }
+            var state = tags[value.tag] ?? TagState(kind: classify(value))
+            let points = self.points(for: value, kind: state.kind)
+            guard !points.isEmpty else {
+                tags[value.tag] = state
+                continue
+            }
             // A step at or before this tag's last one: the job restarted (or a writer was resumed).
-            if let last = lastStep[value.tag], event.step <= last {
+            if let last = state.lastStep, event.step <= last {
                 raised += flush()
                 startSegment()
+                state.lastStep = nil
             }
             if pendingStep != event.step {
                 raised += flush()
                 pendingStep = event.step
                 pendingWallTime = event.wallTime
             }
-            lastStep[value.tag] = event.step
-            if segmentFirstSteps[segment][value.tag] == nil { segmentFirstSteps[segment][value.tag] = event.step }
+            state.lastStep = event.step
+            if state.seenInSegment != segment {
+                state.seenInSegment = segment
+                segmentFirstSteps[segment][value.tag] = event.step
+            }
+            tags[value.tag] = state
             pending += points
         }
         return raised
     }
 
-    private func points(for value: SummaryValue) -> [ExplosionDetector.Point] {
+    /// What a tag is, decided the first time it is seen.
+    private func classify(_ value: SummaryValue) -> Classification {
         var kind: Classification
-        if let known = cache[value.tag] {
-            kind = known
-        } else {
-            switch value.value {
-            case .scalar:
-                switch classifier.classifyScalar(value.tag) {
-                case .gradient(let role): kind = .scalar(role)
-                case .loss: kind = .scalar(.loss)
-                case .ignored: kind = .ignored
-                }
-            case .histogram, .bucketHistogram:
-                kind = classifier.isGradientHistogram(value.tag) ? .gradientHistogram : .ignored
-            default:
-                kind = .ignored
+        switch value.value {
+        case .scalar:
+            switch classifier.classifyScalar(value.tag) {
+            case .gradient(let role): kind = .scalar(role)
+            case .loss: kind = .scalar(.loss)
+            case .ignored: kind = .ignored
             }
-            // A layer's max |g| moves with its norm; watching both would raise every alert twice.
-            if case .scalar(.layerGradientMax) = kind { kind = .ignored }
-            // Both norm scalars and gradient histograms for the same layers: the global norm is
-            // computed from the scalars only, so no layer counts twice.
-            cache[value.tag] = kind
-            switch kind {
-            case .scalar(.loss): lossSeries.append(value.tag)
-            case .scalar(let role):
-                gradientSeries.append(value.tag)
-                if role == .layerGradientNorm { layerNorms.insert(value.tag) }
-                if role == .globalGradientNorm { hasGlobalNorm = true }
-            case .gradientHistogram:
-                gradientSeries.append(value.tag)
-                histogramNorms.insert(value.tag)
-            case .ignored: break
-            }
+        case .histogram, .bucketHistogram:
+            kind = classifier.isGradientHistogram(value.tag) ? .gradientHistogram : .ignored
+        default:
+            kind = .ignored
         }
+        // A layer's max |g| moves with its norm; watching both would raise every alert twice.
+        if case .scalar(.layerGradientMax) = kind { kind = .ignored }
+        switch kind {
+        case .scalar(.loss): lossSeries.append(value.tag)
+        case .scalar(let role):
+            gradientSeries.append(value.tag)
+            if role == .layerGradientNorm { layerNorms.insert(value.tag) }
+            if role == .globalGradientNorm { hasGlobalNorm = true }
+        case .gradientHistogram:
+            gradientSeries.append(value.tag)
+            histogramNorms.insert(value.tag)
+        case .ignored: break
+        }
+        return kind
+    }
+
+    private func points(for value: SummaryValue, kind: Classification) -> [ExplosionDetector.Point] {
         switch (kind, value.value) {
         case (.scalar(let role), .scalar(let number)):
             return [.init(value.tag, role, number)]
@@ -219,7 +233,7 @@ public final class RunAnalysis {
         finishedEpisodes += detector.episodes.map { (segment, $0) }
         segment += 1
         segmentFirstSteps.append([:])
-        lastStep.removeAll()
+        for key in tags.keys { tags[key]!.lastStep = nil }
         detector = ExplosionDetector(configuration: configuration)
     }
 
