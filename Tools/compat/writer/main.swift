@@ -277,6 +277,16 @@ do {
         run.scalars["loss", default: []].append((step, time, Double(Float(loss))))
         if !report.alerts.isEmpty {
             run.texts["gradalert/alerts", default: []].append((step, time, AlertMarkdown.render(report.alerts)))
+            // At a step that raises an alert the monitor writes every histogram, whatever the
+            // cadence; the gradients are still there to compute the same summaries from.
+            if step % 5 != 0 {
+                for (name, parameter) in ParameterDiscovery.namedParameters(of: model) {
+                    let statistics = parameter.gradient.withUnsafeBufferPointer { GradientStatisticsKernel.compute($0, histogram: true) }
+                    if let histogram = statistics.histogram() {
+                        run.histograms["grad/\(name)", default: []].append(.init(step: step, wallTime: time, summary: histogram))
+                    }
+                }
+            }
         }
         if report.shouldSkipStep { break }
         // A learning rate that keeps growing: the run ends in an explosion the monitor reports.
