@@ -13,9 +13,11 @@ public struct GradAlert: AsyncParsableCommand {
             Reads event files written by TensorFlow, PyTorch, tensorboardX, Keras, JAX or gradalert.
 
             Examples:
-              gradalert scan runs/                        did anything explode, where, since when?
-              gradalert inspect runs/exp1                 every record of every event file in a run
-              gradalert inspect events.out.tfevents.* --format json
+              gradalert demo                 train networks that explode, and each remedy
+              gradalert scan runs/           did anything explode, where, since when?
+              gradalert watch runs/          alerts while training runs
+              gradalert export runs/         the gradient and loss series, as CSV
+              gradalert inspect runs/exp1    every record, every damaged spot
             """,
         version: version,
         subcommands: [Scan.self, WatchCommand.self, Export.self, Inspect.self, Demo.self]

@@ -13,7 +13,7 @@ public struct Scan: AsyncParsableCommand {
             builds gradient-norm and loss series from the tags, and runs the detector over them:
 
               nonfinite  critical  a NaN/Inf norm or loss (or histogram min/max/sum)
-              spike      critical  far above the median of recent values (or absurd at any step)
+              spike      critical  far above the recent median (or absurd at any step)
               growth     warning   steady exponential growth: the early warning
               threshold  either    above --warn-above / --critical-above
               vanishing  warning   a norm stuck under --vanishing-floor
