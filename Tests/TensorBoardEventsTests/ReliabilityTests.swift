@@ -81,6 +81,54 @@ import Testing
         }
     }
 
+    /// A file read while another process appends to it: no wrong record, ever; a record caught
+    /// half-written is a truncated tail that a later read picks up.
+    @Test func readingWhileAnotherProcessWrites() async throws {
+        let executable = try Self.writerExecutable()
+        let directory = try TemporaryDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [directory.path, "20000", "1"]  // flush after every step
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        let lines = Lines()
+        pipe.fileHandleForReading.readabilityHandler = { handle in lines.append(handle.availableData) }
+        try process.run()
+        var file: String?
+        while file == nil {
+            file = lines.all.first { $0.hasPrefix("file ") }.map { String($0.dropFirst(5)) }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let reader = EventFileReader(path: try #require(file))
+        var nextStep = 0
+        var truncations = 0
+        func drain() {
+            while let entry = reader.next() {
+                switch entry {
+                case .event(let event, _):
+                    for value in event.summaryValues {
+                        guard case .scalar(let number) = value.value else { continue }
+                        #expect(Int(event.step) == nextStep)
+                        #expect(number == Self.expectedScalar(nextStep))
+                        nextStep += 1
+                    }
+                case .diagnostic(let diagnostic):
+                    #expect(diagnostic.problem == .truncated, "\(diagnostic)")
+                    truncations += 1
+                }
+            }
+        }
+        while process.isRunning {
+            drain()
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        process.waitUntilExit()
+        pipe.fileHandleForReading.readabilityHandler = nil
+        drain()
+        #expect(process.terminationStatus == 0)
+        #expect(nextStep == 20000, "every record of the finished file was read while it grew")
+    }
+
     /// A real full file system (a 256 KiB tmpfs): the write fails with ENOSPC naming the path, the
     /// records written before stay intact, and the writer closes cleanly.
     @Test func fullDisk() throws {
