@@ -88,9 +88,15 @@ let package = Package(
             path: "Tools/reliability/writer",
             swiftSettings: swiftSettings
         ),
+        // Helpers the test targets share (an exact JSON parser for the fixtures).
+        .target(
+            name: "GradAlertTestSupport",
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TensorBoardEventsTests",
-            dependencies: ["TensorBoardEvents", "CGradAlertCRC32C"],
+            dependencies: ["TensorBoardEvents", "CGradAlertCRC32C", "GradAlertTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -100,7 +106,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GradientHooksTests",
-            dependencies: ["GradientHooks", "TensorBoardEvents", "ExplosionDetector"],
+            dependencies: ["GradientHooks", "TensorBoardEvents", "ExplosionDetector", "GradAlertTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

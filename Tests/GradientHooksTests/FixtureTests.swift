@@ -1,4 +1,5 @@
 import Foundation
+import GradAlertTestSupport
 import Testing
 
 @testable import GradientHooks
@@ -7,7 +8,7 @@ import Testing
 func fixture(_ path: String) -> [String: Any] {
     let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/" + path)
-    guard let data = try? Data(contentsOf: url), let object = try? ExactNumbers.parse(data) as? [String: Any] else { return [:] }
+    guard let data = try? Data(contentsOf: url), let object = try? ExactJSON.parse(data) as? [String: Any] else { return [:] }
     return object
 }
 

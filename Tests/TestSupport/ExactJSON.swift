@@ -1,16 +1,16 @@
 import Foundation
 
-/// A small JSON parser for the fixtures: Foundation's JSONSerialization on Linux rounds some
-/// doubles (it read 0.10000000149011612 as another value), and these tests compare bits, so numbers
-/// are parsed with `Double(String)`, which is exact.
-enum ExactNumbers {
-    struct ParseError: Error { var offset: Int }
+/// A small JSON parser for the fixtures, shared by the test targets. Foundation's
+/// JSONSerialization on Linux rounds some doubles (it read 0.10000000149011612 as another value),
+/// and these tests compare bits, so numbers are parsed with `Double(String)`, which is exact.
+public enum ExactJSON {
+    public struct ParseError: Error { public var offset: Int }
 
-    static func parse(_ data: Data) throws -> Any {
+    public static func parse(_ data: Data) throws -> Any {
         try parse([UInt8](data))
     }
 
-    static func parse(_ bytes: [UInt8]) throws -> Any {
+    public static func parse(_ bytes: [UInt8]) throws -> Any {
         var parser = Parser(bytes: bytes)
         let value = try parser.value()
         return value
@@ -118,4 +118,4 @@ enum ExactNumbers {
 }
 
 /// JSON null.
-struct JSONNull {}
+public struct JSONNull {}
