@@ -131,49 +131,54 @@ public enum Lab {
         case .rmsprop(let rate): optimiser = RMSProp(learningRate: rate)
         }
         var flow: [[Double]] = []
-        var names: [String] = []
         var result = ExperimentResult(name: experiment.name, change: experiment.change, stepsRun: 0, finalLoss: .nan,
                                       accuracy: 0, maxGlobalNorm: 0, divergedAt: nil, alertsDuringTraining: 0)
+        // The task decides the model, how a batch goes forward and back, and what it is judged on;
+        // the training loop is the same for both.
+        let model: AnyObject
+        let parameters: [Parameter]
+        let forward: (inout LabRandom) -> (logits: Matrix, labels: [Int])
+        let backward: (Matrix) -> Void
+        let evaluate: () -> (logits: Matrix, labels: [Int])
         switch experiment.task {
         case .spirals:
             let data = Spirals(pointsPerClass: 200, seed: seed &+ 1)
-            let model = mlp(experiment, random: &random)
-            monitor.watch(model)
-            names = monitor.watchedNames
-            let parameters = model.parameters
-            for step in 0..<steps {
-                for parameter in parameters { parameter.zeroGradient() }
+            let network = mlp(experiment, random: &random)
+            (model, parameters) = (network, network.parameters)
+            forward = { random in
                 let (inputs, labels) = data.batch(experiment.batch, random: &random)
-                let logits = model.forward(inputs)
-                let (loss, gradient) = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, smoothing: experiment.labelSmoothing)
-                _ = model.backward(gradient)
-                if !record(monitor, experiment, step: step, loss: loss, flow: &flow, result: &result) { break }
-                optimiser.step(parameters)
+                return (network.forward(inputs), labels)
             }
-            let logits = model.forward(data.inputs)
-            result.accuracy = SoftmaxCrossEntropy.accuracy(logits: logits, labels: data.labels)
-            result.finalLoss = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: data.labels).loss
+            backward = { _ = network.backward($0) }
+            evaluate = { (network.forward(data.inputs), data.labels) }
         case .firstSign(let length):
             let task = FirstSignTask(length: length)
-            let model = RecurrentClassifier(experiment, random: &random)
-            monitor.watch(model)
-            names = monitor.watchedNames
-            let parameters = model.parameters
-            for step in 0..<steps {
-                for parameter in parameters { parameter.zeroGradient() }
+            let network = RecurrentClassifier(experiment, random: &random)
+            (model, parameters) = (network, network.parameters)
+            forward = { random in
                 let (sequence, labels) = task.batch(experiment.batch, random: &random)
-                let logits = model.forward(sequence)
-                let (loss, gradient) = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, smoothing: experiment.labelSmoothing)
-                model.backward(gradient)
-                if !record(monitor, experiment, step: step, loss: loss, flow: &flow, result: &result) { break }
-                optimiser.step(parameters)
+                return (network.forward(sequence), labels)
             }
-            var evaluation = LabRandom(seed: seed &+ 99)
-            let (sequence, labels) = task.batch(512, random: &evaluation)
-            let logits = model.forward(sequence)
-            result.accuracy = SoftmaxCrossEntropy.accuracy(logits: logits, labels: labels)
-            result.finalLoss = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels).loss
+            backward = { network.backward($0) }
+            evaluate = {
+                var evaluation = LabRandom(seed: seed &+ 99)
+                let (sequence, labels) = task.batch(512, random: &evaluation)
+                return (network.forward(sequence), labels)
+            }
         }
+        monitor.watch(model)
+        let names = monitor.watchedNames
+        for step in 0..<steps {
+            for parameter in parameters { parameter.zeroGradient() }
+            let (logits, labels) = forward(&random)
+            let (loss, gradient) = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, smoothing: experiment.labelSmoothing)
+            backward(gradient)
+            if !record(monitor, experiment, step: step, loss: loss, flow: &flow, result: &result) { break }
+            optimiser.step(parameters)
+        }
+        let (logits, labels) = evaluate()
+        result.accuracy = SoftmaxCrossEntropy.accuracy(logits: logits, labels: labels)
+        result.finalLoss = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels).loss
         let image = GradientFlowImage.render(norms: flow, rows: names.count)
         try monitor.writer.image("gradient-flow", rgba: image.pixels, width: image.width, height: image.height, step: result.stepsRun)
         try monitor.writer.text("lab/run", "**\(experiment.name)**: \(experiment.change)\n\nparameters (top to bottom in gradient-flow): " + names.joined(separator: ", "), step: 0)

@@ -104,21 +104,7 @@ public final class GradientMonitor {
     public func record(step: Int, loss: Double?, gradients: [NamedGradient]) throws -> StepReport {
         let histogram = options.histogramEvery.map { $0 > 0 && step % $0 == 0 } ?? false
         let wallTime = WallTime.now()
-        var measured: [(String, GradientStatistics)] = []
-        for (name, parameter) in parameters {
-            let statistics = parameter.gradient.withUnsafeBufferPointer {
-                GradientStatisticsKernel.compute($0, histogram: histogram, threads: options.threads)
-            }
-            measured.append((name, statistics))
-        }
-        for source in sources {
-            for name in source.parameterNames where options.filter.matches(name) {
-                measured.append((name, source.withGradient(of: name) { measure($0, histogram: histogram) }))
-            }
-        }
-        for gradient in gradients where options.filter.matches(gradient.name) {
-            measured.append((gradient.name, measure(gradient.buffer, histogram: histogram)))
-        }
+        let measured = measureAll(gradients, histogram: histogram)
 
         var squares = 0.0
         var maxAbs = 0.0
@@ -155,22 +141,8 @@ public final class GradientMonitor {
         if !alerts.isEmpty && !histogram && options.histogramEvery != nil {
             // The step an alert fires is the one worth seeing in full: write its histograms now,
             // while the gradients are still there, whatever the cadence says.
-            for (name, parameter) in parameters {
-                let statistics = parameter.gradient.withUnsafeBufferPointer {
-                    GradientStatisticsKernel.compute($0, histogram: true, threads: options.threads)
-                }
+            for (name, statistics) in measureAll(gradients, histogram: true) {
                 if let summary = statistics.histogram() { try writer.histogram("grad/\(name)", summary: summary, step: step, wallTime: wallTime) }
-            }
-            for source in sources {
-                for name in source.parameterNames where options.filter.matches(name) {
-                    let statistics = source.withGradient(of: name) { measure($0, histogram: true) }
-                    if let summary = statistics.histogram() { try writer.histogram("grad/\(name)", summary: summary, step: step, wallTime: wallTime) }
-                }
-            }
-            for gradient in gradients where options.filter.matches(gradient.name) {
-                if let summary = measure(gradient.buffer, histogram: true).histogram() {
-                    try writer.histogram("grad/\(gradient.name)", summary: summary, step: step, wallTime: wallTime)
-                }
             }
         }
         if !alerts.isEmpty {
@@ -179,6 +151,26 @@ public final class GradientMonitor {
             for alert in alerts { onAlert?(alert) }
         }
         return StepReport(step: step, wallTime: wallTime, globalNorm: global, globalMaxAbs: maxAbs, parameters: measured, alerts: alerts, nonFiniteParameters: nonFinite)
+    }
+
+    /// One pass over every watched gradient: reflected parameters, sources, then raw buffers.
+    private func measureAll(_ gradients: [NamedGradient], histogram: Bool) -> [(String, GradientStatistics)] {
+        var measured: [(String, GradientStatistics)] = []
+        for (name, parameter) in parameters {
+            let statistics = parameter.gradient.withUnsafeBufferPointer {
+                GradientStatisticsKernel.compute($0, histogram: histogram, threads: options.threads)
+            }
+            measured.append((name, statistics))
+        }
+        for source in sources {
+            for name in source.parameterNames where options.filter.matches(name) {
+                measured.append((name, source.withGradient(of: name) { measure($0, histogram: histogram) }))
+            }
+        }
+        for gradient in gradients where options.filter.matches(gradient.name) {
+            measured.append((gradient.name, measure(gradient.buffer, histogram: histogram)))
+        }
+        return measured
     }
 
     private func measure(_ buffer: GradientBuffer, histogram: Bool) -> GradientStatistics {
