@@ -61,45 +61,38 @@ public struct ExplosionDetector: Sendable {
     /// The names of the series seen so far, in order of appearance.
     public var seriesNames: [String] { order }
 
+    /// A series known to the detector: what `series(_:role:)` returns, so that each step's values
+    /// are passed without their names (no hashing or string work per point).
+    public struct SeriesID: Hashable, Sendable {
+        public let index: Int
+    }
+
+    /// The handle of the series named `name`, registering it (with `role`) the first time.
+    public mutating func series(_ name: String, role: SeriesRole) -> SeriesID {
+        if let known = indexOfSeries[name] { return SeriesID(index: known) }
+        let index = monitors.count
+        monitors.append(SeriesMonitor(name: name, role: role, configuration: configuration))
+        indexOfSeries[name] = index
+        order.append(name)
+        return SeriesID(index: index)
+    }
+
     /// Evaluates every point of one step. Loss points are looked at first, so that a loss that went
     /// NaN at the same step as the gradients counts as going first (the forward pass broke).
     public mutating func observe(step: Int64, wallTime: Double? = nil, points: [Point]) -> [Alert] {
+        var values: [(SeriesID, Double)] = []
+        values.reserveCapacity(points.count)
+        for point in points { values.append((series(point.series, role: point.role), point.value)) }
+        return observe(step: step, wallTime: wallTime, values: values)
+    }
+
+    /// Evaluates one step's values of registered series (see `series(_:role:)`); loss series first.
+    public mutating func observe(step: Int64, wallTime: Double? = nil, values: [(SeriesID, Double)]) -> [Alert] {
         if firstStep == nil { firstStep = step }
         var raised: [Alert] = []
-        let ordered = points.filter { $0.role == .loss } + points.filter { $0.role != .loss }
-        for point in ordered {
-            if !point.value.isFinite {
-                if point.role == .loss {
-                    if firstLossNonfinite == nil { firstLossNonfinite = step }
-                } else if firstGradientNonfinite == nil {
-                    firstGradientNonfinite = step
-                }
-            }
-            // One hash per point: the series' monitor by index from then on.
-            let index: Int
-            if let known = indexOfSeries[point.series] {
-                index = known
-            } else {
-                index = monitors.count
-                monitors.append(SeriesMonitor(name: point.series, role: point.role, configuration: configuration))
-                indexOfSeries[point.series] = index
-                order.append(point.series)
-            }
-            let newAlerts = monitors[index].observe(step: step, wallTime: wallTime, value: point.value)
-            for var alert in newAlerts {
-                let monitor = monitors[index]
-                let lossFirst = firstLossNonfinite.map { loss in firstGradientNonfinite.map { loss <= $0 } ?? true } ?? false
-                // "At the start" means the first steps of training, not of a resumed segment.
-                let started = firstStep ?? step
-                let difference = step.subtractingReportingOverflow(started)
-                let sinceStart = started <= 1 && !difference.overflow ? Int(clamping: difference.partialValue) : Int.max
-                let situation = RemedyAdvisor.Situation(
-                    kind: alert.kind, role: alert.role,
-                    stepsSinceStart: sinceStart,
-                    lossFirst: lossFirst && alert.kind == .nonfinite,
-                    absurdScale: alert.kind == .spike && monitor.absurdAtOpen && sinceStart <= 2)
-                alert.remedies = RemedyAdvisor.remedies(for: situation)
-                raised.append(alert)
+        for pass in 0..<2 {
+            for (id, value) in values where (monitors[id.index].role == .loss) == (pass == 0) {
+                observe(step: step, wallTime: wallTime, index: id.index, value: value, into: &raised)
             }
         }
         if !raised.isEmpty {
@@ -127,6 +120,33 @@ public struct ExplosionDetector: Sendable {
             episodeOpen = false
         }
         return raised
+    }
+
+    private mutating func observe(step: Int64, wallTime: Double?, index: Int, value: Double, into raised: inout [Alert]) {
+        let role = monitors[index].role
+        if !value.isFinite {
+            if role == .loss {
+                if firstLossNonfinite == nil { firstLossNonfinite = step }
+            } else if firstGradientNonfinite == nil {
+                firstGradientNonfinite = step
+            }
+        }
+        let newAlerts = monitors[index].observe(step: step, wallTime: wallTime, value: value)
+        for var alert in newAlerts {
+            let monitor = monitors[index]
+            let lossFirst = firstLossNonfinite.map { loss in firstGradientNonfinite.map { loss <= $0 } ?? true } ?? false
+            // "At the start" means the first steps of training, not of a resumed segment.
+            let started = firstStep ?? step
+            let difference = step.subtractingReportingOverflow(started)
+            let sinceStart = started <= 1 && !difference.overflow ? Int(clamping: difference.partialValue) : Int.max
+            let situation = RemedyAdvisor.Situation(
+                kind: alert.kind, role: alert.role,
+                stepsSinceStart: sinceStart,
+                lossFirst: lossFirst && alert.kind == .nonfinite,
+                absurdScale: alert.kind == .spike && monitor.absurdAtOpen && sinceStart <= 2)
+            alert.remedies = RemedyAdvisor.remedies(for: situation)
+            raised.append(alert)
+        }
     }
 
     /// Evaluates one value of one series (for series that do not come in steps together).

@@ -21,7 +21,41 @@ struct SeriesMonitor {
     private var belowFloor = 0
 
     /// Open episodes, by kind, with the state that decides when each closes.
-    private var open: [AlertKind: Episode] = [:]
+    private var open = OpenEpisodes()
+
+    /// One slot per alert kind: looked up on every point, so a fixed table rather than a hash.
+    struct OpenEpisodes {
+        private var slots: (Episode?, Episode?, Episode?, Episode?, Episode?) = (nil, nil, nil, nil, nil)
+        private(set) var count = 0
+
+        var isEmpty: Bool { count == 0 }
+
+        subscript(kind: AlertKind) -> Episode? {
+            get {
+                switch kind {
+                case .nonfinite: slots.0
+                case .spike: slots.1
+                case .growth: slots.2
+                case .threshold: slots.3
+                case .vanishing: slots.4
+                }
+            }
+            set {
+                let had = self[kind] != nil
+                switch kind {
+                case .nonfinite: slots.0 = newValue
+                case .spike: slots.1 = newValue
+                case .growth: slots.2 = newValue
+                case .threshold: slots.3 = newValue
+                case .vanishing: slots.4 = newValue
+                }
+                count += (newValue != nil ? 1 : 0) - (had ? 1 : 0)
+            }
+        }
+
+        /// The kinds with an open episode, in `AlertKind` order.
+        var kinds: [AlertKind] { AlertKind.allCases.filter { self[$0] != nil } }
+    }
 
     struct Episode {
         var severity: Severity
@@ -40,7 +74,7 @@ struct SeriesMonitor {
     }
 
     var hasOpenEpisode: Bool { !open.isEmpty }
-    var openKinds: [AlertKind] { open.keys.sorted() }
+    var openKinds: [AlertKind] { open.kinds }
 
     /// Evaluates `value` at `step` against the past, then lets it join the past. Returns the alerts
     /// of the episodes that open here (without remedies or origin: the detector adds those).
@@ -66,17 +100,18 @@ struct SeriesMonitor {
         }
         recover(.nonfinite, normal: true)
         if value != 0 { everNonZero = true }
+        let logValue = value > 0 ? log10(value) : -Double.infinity
 
         // Spikes: far above the robust baseline, or absurd on any scale.
         if configuration.spike.enabled, watchesSpikes {
-            alerts += evaluateSpike(step: step, wallTime: wallTime, value: value)
+            alerts += evaluateSpike(step: step, wallTime: wallTime, value: value, x: logValue)
         }
 
         // Sustained growth of a norm.
-        if value > 0 { recent.append(log10(value)) } else { recent.removeAll() }
+        if value > 0 { recent.append(logValue) } else { recent.removeAll() }
         if configuration.growth.enabled, isNorm {
             let aboveUsual = baseline.count < configuration.spike.minHistory || value <= 0
-                || log10(value) - baseline.median >= log10(configuration.growth.minAboveBaseline)
+                || logValue - baseline.median >= log10(configuration.growth.minAboveBaseline)
             if aboveUsual, let (rise, fit) = growthSignal() {
                 if open[.growth] == nil {
                     open[.growth] = Episode(severity: .warning)
@@ -134,14 +169,14 @@ struct SeriesMonitor {
         return alerts
     }
 
-    private mutating func evaluateSpike(step: Int64, wallTime: Double?, value: Double) -> [Alert] {
+    /// `x` is log10(value) (for positive values).
+    private mutating func evaluateSpike(step: Int64, wallTime: Double?, value: Double, x: Double) -> [Alert] {
         let rule = configuration.spike
         var alerts: [Alert] = []
         guard value > 0 else {
             recover(.spike, normal: true)
             return alerts
         }
-        let x = log10(value)
         if var episode = open[.spike] {
             // A spike that has become the new level for a whole baseline window is a regime, not
             // an episode: start a new baseline from here, so later spikes alert again.
@@ -168,13 +203,14 @@ struct SeriesMonitor {
         var fired: (baselineLog: Double?, message: String)?
         if baseline.count >= rule.minHistory {
             let median = baseline.median
-            let ratio = pow(10, x - median)
             // The series' normal ceiling: the highest baseline median seen. A jump that stays
             // below it (a norm that shrank as the loss converged, then bounced) is noise, not an
             // explosion.
             highestMedian = max(highestMedian, median)
             // The ratio and ceiling tests are cheap; the MAD is only worth computing when they pass.
-            if ratio >= rule.minRatio, x - highestMedian >= log10(rule.minAboveCeiling) {
+            // (A cheap test in log space first: pow is only worth calling near or above the ratio.)
+            if x - median >= log10(rule.minRatio) - 1e-9, case let ratio = pow(10, x - median),
+                ratio >= rule.minRatio, x - highestMedian >= log10(rule.minAboveCeiling) {
                 let mad = 1.4826 * baseline.medianAbsoluteDeviation(from: median)
                 let z = (x - median) / max(mad, rule.madFloor)
                 if z >= rule.zScore {

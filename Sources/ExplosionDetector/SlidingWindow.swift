@@ -18,11 +18,33 @@ struct SlidingWindow {
 
     mutating func append(_ value: Double) {
         if count == capacity {
+            // Full: the oldest value leaves and the new one enters the sorted order in one shift of
+            // the values between their two places.
             let oldest = ring[head]
-            sorted.remove(at: Self.lowerBound(sorted, oldest))
-        } else {
-            count += 1
+            ring[head] = value
+            head = (head + 1) % capacity
+            sorted.withUnsafeMutableBufferPointer { sorted in
+                let base = sorted.baseAddress!
+                // Both places at once, by counting (no branches to mispredict; vectorises).
+                var from = 0
+                var to = 0
+                for element in sorted {
+                    from &+= element < oldest ? 1 : 0
+                    to &+= element < value ? 1 : 0
+                }
+                if to > from {
+                    // Everything in (from, to) moves down one; the new value goes just before `to`.
+                    (base + from).update(from: base + from + 1, count: to - 1 - from)
+                    base[to - 1] = value
+                } else {
+                    // Everything in [to, from) moves up one; the new value goes at `to`.
+                    (base + to + 1).update(from: base + to, count: from - to)
+                    base[to] = value
+                }
+            }
+            return
         }
+        count += 1
         ring[head] = value
         head = (head + 1) % capacity
         sorted.insert(value, at: Self.lowerBound(sorted, value))

@@ -1,135 +1,52 @@
-/// Decodes a serialized `tensorflow.Event` into `Event`. Unknown fields are skipped by wire type;
-/// every length is checked against the bytes present.
+/// Decodes a serialized `tensorflow.Event` into `Event`: the in-place `EventView`, then every value
+/// decoded from it. Unknown fields are skipped by wire type; every length is checked against the
+/// bytes present.
 enum EventDecoder {
     static func decode(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> Event {
-        var reader = ProtoReader(bytes)
-        var wallTime = 0.0
-        var step: Int64 = 0
-        var content = Event.Content.other
-        while let (number, wireType) = try reader.nextField() {
-            switch (number, wireType) {
-            case (1, .fixed64): wallTime = try reader.double()
-            case (2, .varint): step = Int64(bitPattern: try reader.varint())
-            case (3, .lengthDelimited): content = .fileVersion(try reader.string())
-            case (4, .lengthDelimited), (8, .lengthDelimited), (9, .lengthDelimited):
-                content = .graph(byteCount: try reader.lengthDelimited().count)
-            case (5, .lengthDelimited): content = .summary(try decodeSummary(try reader.lengthDelimited()))
-            case (7, .lengthDelimited): content = .sessionLog(try decodeSessionLog(try reader.lengthDelimited()))
-            default: try reader.skip(wireType)
-            }
-        }
-        return Event(wallTime: wallTime, step: step, content: content)
-    }
-
-    private static func decodeSessionLog(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> SessionLog {
-        var reader = ProtoReader(bytes)
-        var log = SessionLog(status: .unspecified)
-        while let (number, wireType) = try reader.nextField() {
-            switch (number, wireType) {
-            case (1, .varint): log.status = SessionLog.Status(rawValue: Int(truncatingIfNeeded: try reader.varint())) ?? .unspecified
-            case (2, .lengthDelimited): log.checkpointPath = try reader.string()
-            case (3, .lengthDelimited): log.message = try reader.string()
-            default: try reader.skip(wireType)
-            }
-        }
-        return log
-    }
-
-    private static func decodeSummary(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> [SummaryValue] {
-        var reader = ProtoReader(bytes)
-        var values: [SummaryValue] = []
-        while let (number, wireType) = try reader.nextField() {
-            if number == 1, wireType == .lengthDelimited {
-                values.append(try decodeValue(try reader.lengthDelimited()))
-            } else {
-                try reader.skip(wireType)
-            }
-        }
-        return values
-    }
-
-    private enum Payload {
-        case none
-        case simple(Float)
-        case histo(UnsafeRawBufferPointer)
-        case image(UnsafeRawBufferPointer)
-        case tensor(UnsafeRawBufferPointer)
-        case other
-    }
-
-    private static func decodeValue(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> SummaryValue {
-        var reader = ProtoReader(bytes)
-        var tag = ""
-        var nodeName = ""
-        var pluginName = ""
-        var payload = Payload.none
-        while let (number, wireType) = try reader.nextField() {
-            switch (number, wireType) {
-            case (1, .lengthDelimited): tag = try reader.string()
-            case (7, .lengthDelimited): nodeName = try reader.string()
-            case (2, .fixed32): payload = .simple(try reader.float())
-            case (4, .lengthDelimited): payload = .image(try reader.lengthDelimited())
-            case (5, .lengthDelimited): payload = .histo(try reader.lengthDelimited())
-            case (8, .lengthDelimited): payload = .tensor(try reader.lengthDelimited())
-            case (3, .lengthDelimited), (6, .lengthDelimited):
-                _ = try reader.lengthDelimited()
-                payload = .other
-            case (9, .lengthDelimited): pluginName = try decodePluginName(try reader.lengthDelimited())
-            default: try reader.skip(wireType)
-            }
-        }
-        if tag.isEmpty { tag = nodeName }  // very old TF 1.x summaries named the value by node
-        let value: SummaryValue.Value
-        switch payload {
-        case .none, .other: value = .unknown
-        case .simple(let number): value = .scalar(Double(number))
-        case .histo(let bytes): value = .histogram(try decodeHistogram(bytes))
-        case .image(let bytes): value = .image(try decodeImage(bytes))
-        case .tensor(let bytes): value = try interpret(try RawTensor(bytes), pluginName: pluginName)
-        }
-        return SummaryValue(tag: tag, pluginName: pluginName, value: value)
-    }
-
-    private static func decodePluginName(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> String {
-        var reader = ProtoReader(bytes)
-        var name = ""
-        while let (number, wireType) = try reader.nextField() {
-            if number == 1, wireType == .lengthDelimited {
-                var plugin = ProtoReader(try reader.lengthDelimited())
-                while let (inner, innerType) = try plugin.nextField() {
-                    if inner == 1, innerType == .lengthDelimited {
-                        name = try plugin.string()
-                    } else {
-                        try plugin.skip(innerType)
-                    }
-                }
-            } else {
-                try reader.skip(wireType)
-            }
-        }
-        return name
+        try EventView(bytes: bytes).decode()
     }
 
     static func decodeHistogram(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> HistogramSummary {
+        try HistogramSummary(decoding: bytes)
+    }
+}
+
+extension SessionLog {
+    init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
         var reader = ProtoReader(bytes)
-        var histogram = HistogramSummary(
-            min: 0, max: 0, count: 0, sum: 0, sumSquares: 0, bucketLimits: [], bucketCounts: [])
+        self.init(status: .unspecified)
         while let (number, wireType) = try reader.nextField() {
             switch (number, wireType) {
-            case (1, .fixed64): histogram.min = try reader.double()
-            case (2, .fixed64): histogram.max = try reader.double()
-            case (3, .fixed64): histogram.count = try reader.double()
-            case (4, .fixed64): histogram.sum = try reader.double()
-            case (5, .fixed64): histogram.sumSquares = try reader.double()
-            case (6, .fixed64), (6, .lengthDelimited): try reader.appendDoubles(wireType, to: &histogram.bucketLimits)
-            case (7, .fixed64), (7, .lengthDelimited): try reader.appendDoubles(wireType, to: &histogram.bucketCounts)
+            case (1, .varint): status = SessionLog.Status(rawValue: Int(truncatingIfNeeded: try reader.varint())) ?? .unspecified
+            case (2, .lengthDelimited): checkpointPath = try reader.string()
+            case (3, .lengthDelimited): message = try reader.string()
             default: try reader.skip(wireType)
             }
         }
-        return histogram
     }
+}
 
-    private static func decodeImage(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> ImageSummary {
+extension HistogramSummary {
+    init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+        var reader = ProtoReader(bytes)
+        self.init(min: 0, max: 0, count: 0, sum: 0, sumSquares: 0, bucketLimits: [], bucketCounts: [])
+        while let (number, wireType) = try reader.nextField() {
+            switch (number, wireType) {
+            case (1, .fixed64): min = try reader.double()
+            case (2, .fixed64): max = try reader.double()
+            case (3, .fixed64): count = try reader.double()
+            case (4, .fixed64): sum = try reader.double()
+            case (5, .fixed64): sumSquares = try reader.double()
+            case (6, .fixed64), (6, .lengthDelimited): try reader.appendDoubles(wireType, to: &bucketLimits)
+            case (7, .fixed64), (7, .lengthDelimited): try reader.appendDoubles(wireType, to: &bucketCounts)
+            default: try reader.skip(wireType)
+            }
+        }
+    }
+}
+
+extension ImageSummary {
+    init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
         var reader = ProtoReader(bytes)
         var width = 0
         var height = 0
@@ -144,22 +61,26 @@ enum EventDecoder {
             default: try reader.skip(wireType)
             }
         }
-        return ImageSummary(width: width, height: height, colorspace: colorspace, encoded: [encoded])
+        self.init(width: width, height: height, colorspace: colorspace, encoded: [encoded])
+    }
+}
+
+extension RawTensor {
+    /// A rank-0 floating-point tensor's value.
+    var scalar: Double? {
+        guard shape.isEmpty, isFloatingPoint, elementCount == 1 else { return nil }
+        return number(at: 0)
     }
 
-    // MARK: Tensors
-
     /// Turns a tensor into the value its plugin says it is, falling back to `.tensor`.
-    private static func interpret(_ tensor: RawTensor, pluginName: String) throws(WireError) -> SummaryValue.Value {
+    func interpret(pluginName: String) -> SummaryValue.Value {
         switch pluginName {
         case "scalars", "":
-            if tensor.shape.isEmpty, tensor.isFloatingPoint, let number = tensor.number(at: 0), tensor.elementCount == 1 {
-                return .scalar(number)
-            }
+            if let number = scalar { return .scalar(number) }
         case "histograms":
-            if tensor.shape.count == 2, tensor.shape[1] == 3, tensor.isNumeric {
-                let rows = Int(clamping: tensor.shape[0])
-                guard let numbers = tensor.numbers(limit: rows * 3), numbers.count == rows * 3 else { break }
+            if shape.count == 2, shape[1] == 3, isNumeric {
+                let rows = Int(clamping: shape[0])
+                guard let numbers = numbers(limit: rows * 3), numbers.count == rows * 3 else { break }
                 var histogram = BucketHistogram(leftEdges: [], rightEdges: [], counts: [])
                 histogram.leftEdges.reserveCapacity(rows)
                 histogram.rightEdges.reserveCapacity(rows)
@@ -172,18 +93,18 @@ enum EventDecoder {
                 return .bucketHistogram(histogram)
             }
         case "text":
-            if tensor.dtype == RawTensor.stringType {
-                return .text(tensor.strings.map { String(decoding: $0, as: UTF8.self) })
+            if dtype == RawTensor.stringType {
+                return .text(strings.map { String(decoding: $0, as: UTF8.self) })
             }
         case "images":
-            if tensor.dtype == RawTensor.stringType, tensor.strings.count >= 2 {
-                let width = Int(String(decoding: tensor.strings[0], as: UTF8.self)) ?? 0
-                let height = Int(String(decoding: tensor.strings[1], as: UTF8.self)) ?? 0
-                return .image(ImageSummary(width: width, height: height, colorspace: 0, encoded: Array(tensor.strings.dropFirst(2))))
+            if dtype == RawTensor.stringType, strings.count >= 2 {
+                let width = Int(String(decoding: strings[0], as: UTF8.self)) ?? 0
+                let height = Int(String(decoding: strings[1], as: UTF8.self)) ?? 0
+                return .image(ImageSummary(width: width, height: height, colorspace: 0, encoded: Array(strings.dropFirst(2))))
             }
         default: break
         }
-        return .tensor(TensorSummary(dtype: tensor.dtype, shape: tensor.shape, numbers: tensor.numbers(limit: 4096) ?? []))
+        return .tensor(TensorSummary(dtype: dtype, shape: shape, numbers: numbers(limit: 4096) ?? []))
     }
 }
 

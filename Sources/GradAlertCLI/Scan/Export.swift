@@ -62,7 +62,7 @@ public struct Export: AsyncParsableCommand {
         }
         for run in runs {
             let rows = Rows()
-            let analysis = RunAnalysis(name: run.name, classifier: classifier, configuration: DetectorConfiguration())
+            var analysis = RunAnalysis(name: run.name, classifier: classifier, configuration: DetectorConfiguration())
             analysis.pointSink = { rows.points.append($0) }
             for file in run.files { analysis.consume(EventFileReader(path: file)) }
             analysis.flush()

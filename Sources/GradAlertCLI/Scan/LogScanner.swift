@@ -101,17 +101,17 @@ public struct LogScanner: Sendable {
                 streams.append((RunAnalysis(name: name, classifier: classifier, configuration: configuration), -.infinity))
                 index = streams.count - 1
             }
-            let analysis = streams[index!].analysis
             let reader = EventFileReader(path: file)
-            let before = analysis.diagnostics.count
-            analysis.consume(reader)
-            let unreadable = analysis.diagnostics[before...].contains { $0.problem == .unreadable }
-            analysis.noteFile(bytes: size, readable: !unreadable)
-            streams[index!].lastWallTime = max(streams[index!].lastWallTime, analysis.lastWallTime ?? start ?? -.infinity)
+            let before = streams[index!].analysis.diagnostics.count
+            streams[index!].analysis.consume(reader)
+            let unreadable = streams[index!].analysis.diagnostics[before...].contains { $0.problem == .unreadable }
+            streams[index!].analysis.noteFile(bytes: size, readable: !unreadable)
+            streams[index!].lastWallTime = max(streams[index!].lastWallTime, streams[index!].analysis.lastWallTime ?? start ?? -.infinity)
         }
-        let reports = streams.map { $0.analysis.finish() }
+        let reports = streams.indices.map { streams[$0].analysis.finish() }
         guard var merged = reports.first else {
-            return RunAnalysis(name: name, classifier: classifier, configuration: configuration).finish()
+            var empty = RunAnalysis(name: name, classifier: classifier, configuration: configuration)
+            return empty.finish()
         }
         merged.streams = reports.count
         for (index, report) in reports.enumerated().dropFirst() {

@@ -12,7 +12,7 @@ public final class Watcher {
     private var runs: [String: RunState] = [:]
 
     private final class RunState {
-        let analysis: RunAnalysis
+        var analysis: RunAnalysis
         var readers: [String: EventFileReader] = [:]
         var diagnosticsSeen = 0
 

@@ -26,25 +26,18 @@ public final class EventFileReader {
 
     public let path: String
     /// Where the next record starts: everything before it has been returned.
-    public private(set) var offset: Int = 0
+    public var offset: Int { cursor.offset }
 
-    private var descriptor: Int32 = -1
-    /// A copy of the bytes when reading from memory rather than from a file.
-    private var memory: UnsafeMutableRawBufferPointer?
-    private var openFailure: RecordDiagnostic?
-    private var window: UnsafeMutableRawBufferPointer
-    private var windowStart = 0
-    private var windowCount = 0
-    private var fileSize = 0
-    private var reportedTruncationAt = -1
+    /// All the mutable state, in one value: each read is one access to it, not one per field.
+    private var cursor: Cursor
 
     public init(path: String, bufferSize: Int = 1 << 20) {
         self.path = path
-        window = .allocate(byteCount: Swift.max(bufferSize, 64), alignment: 16)
-        descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        if descriptor < 0 {
+        cursor = Cursor(path: path, window: .allocate(byteCount: Swift.max(bufferSize, 64), alignment: 16))
+        cursor.descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        if cursor.descriptor < 0 {
             let code = errno
-            openFailure = RecordDiagnostic(
+            cursor.openFailure = RecordDiagnostic(
                 file: path, offset: 0, problem: .unreadable,
                 message: "cannot open: \(String(cString: strerror(code))) (errno \(code))")
         }
@@ -56,15 +49,15 @@ public final class EventFileReader {
         path = name
         let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(bytes.count, 1), alignment: 16)
         bytes.withUnsafeBytes { copy.copyMemory(from: $0) }
-        memory = UnsafeMutableRawBufferPointer(rebasing: copy[0..<bytes.count])
-        window = .allocate(byteCount: 64, alignment: 16)
-        fileSize = bytes.count
+        cursor = Cursor(path: name, window: .allocate(byteCount: 64, alignment: 16))
+        cursor.memory = UnsafeMutableRawBufferPointer(rebasing: copy[0..<bytes.count])
+        cursor.fileSize = bytes.count
     }
 
     deinit {
-        if descriptor >= 0 { _ = closeDescriptor(descriptor) }
-        if let memory, let base = memory.baseAddress { UnsafeMutableRawPointer(mutating: base).deallocate() }
-        window.deallocate()
+        if cursor.descriptor >= 0 { _ = closeDescriptor(cursor.descriptor) }
+        if let memory = cursor.memory, let base = memory.baseAddress { UnsafeMutableRawPointer(mutating: base).deallocate() }
+        cursor.window.deallocate()
     }
 
     /// Every entry from the current offset to the end of the file as it is now.
@@ -76,50 +69,113 @@ public final class EventFileReader {
 
     /// The next event or diagnostic, or nil at the end of the file as it is now.
     public func next() -> EventFileEntry? {
+        switch cursor.nextRecord() {
+        case nil: return nil
+        case .diagnostic(let diagnostic): return .diagnostic(diagnostic)
+        case .record(let data, let start):
+            do throws(WireError) {
+                return .event(try EventDecoder.decode(data), offset: start)
+            } catch {
+                return .diagnostic(malformed(at: start, length: data.count, error))
+            }
+        }
+    }
+
+    /// What the fast path hands out: an event read in place, or a diagnostic.
+    public enum ViewEntry {
+        /// A record whose CRCs verified and whose top-level fields decoded, with its offset.
+        case event(EventView, offset: Int)
+        case diagnostic(RecordDiagnostic)
+    }
+
+    /// As `next()`, without copying or decoding more than is asked for: `body` gets the next event as
+    /// an `EventView` into the reader's buffer, valid only during the call. Returns nil at the end
+    /// of the file as it is now. A value the consumer then finds malformed can be reported with
+    /// `malformed(at:length:_:)`.
+    public func withNextEvent<Result>(_ body: (ViewEntry) -> Result) -> Result? {
+        switch cursor.nextRecord() {
+        case nil: return nil
+        case .diagnostic(let diagnostic): return body(.diagnostic(diagnostic))
+        case .record(let data, let start):
+            let view: EventView
+            do throws(WireError) {
+                view = try EventView(bytes: data)
+            } catch {
+                return body(.diagnostic(malformed(at: start, length: data.count, error)))
+            }
+            return body(.event(view, offset: start))
+        }
+    }
+
+    /// The diagnostic for a record whose CRCs match but whose content is not a valid Event.
+    public func malformed(at offset: Int, length: Int, _ error: WireError) -> RecordDiagnostic {
+        RecordDiagnostic(
+            file: path, offset: offset, problem: .badRecord,
+            message: "a \(length)-byte record with valid CRCs is not a valid Event (\(error == .truncated ? "a field runs past its end" : "malformed protobuf")); skipped")
+    }
+}
+
+/// Where an `EventFileReader` is in its file, and the window of bytes it holds.
+private struct Cursor {
+    let path: String
+    var offset = 0
+    var descriptor: Int32 = -1
+    /// A copy of the bytes when reading from memory rather than from a file.
+    var memory: UnsafeMutableRawBufferPointer?
+    var openFailure: RecordDiagnostic?
+    var window: UnsafeMutableRawBufferPointer
+    var windowStart = 0
+    var windowCount = 0
+    var fileSize = 0
+    var reportedTruncationAt = -1
+
+    init(path: String, window: UnsafeMutableRawBufferPointer) {
+        self.path = path
+        self.window = window
+    }
+
+    enum RecordStep {
+        case record(UnsafeRawBufferPointer, offset: Int)
+        case diagnostic(RecordDiagnostic)
+    }
+
+    /// The next record's verified data (valid until the next read), or a diagnostic.
+    mutating func nextRecord() -> RecordStep? {
         if let failure = openFailure {
             openFailure = nil
             descriptor = -1
             return .diagnostic(failure)
         }
         guard descriptor >= 0 || memory != nil else { return nil }
-        while true {
-            guard let header = bytes(at: offset, count: TFRecord.headerSize) else {
-                return truncation(needed: TFRecord.headerSize)
-            }
-            let length = header.loadUnaligned(as: UInt64.self).littleEndian
-            let storedLengthCRC = header.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
-            guard gradalert_crc32c_masked(header.baseAddress!, 8) == storedLengthCRC else {
-                return .diagnostic(resynchronise(from: offset, problem: .badLengthCRC, what: "the length field does not match its CRC"))
-            }
-            guard length <= UInt64(Self.maximumRecordLength) else {
-                return .diagnostic(resynchronise(from: offset, problem: .badRecord, what: "the record claims an absurd length of \(length) bytes"))
-            }
-            let recordSize = Int(length) + TFRecord.overhead
-            guard let record = bytes(at: offset, count: recordSize) else {
-                return truncation(needed: recordSize)
-            }
-            let start = offset
-            let data = UnsafeRawBufferPointer(rebasing: record[TFRecord.headerSize..<(TFRecord.headerSize + Int(length))])
-            offset += recordSize
-            guard Self.dataVerifies(record, length: Int(length)) else {
-                return .diagnostic(RecordDiagnostic(
-                    file: path, offset: start, problem: .badDataCRC,
-                    message: "the data of a \(length)-byte record does not match its CRC; the record was skipped"))
-            }
-            do {
-                let event = try EventDecoder.decode(data)
-                return .event(event, offset: start)
-            } catch {
-                return .diagnostic(RecordDiagnostic(
-                    file: path, offset: start, problem: .badRecord,
-                    message: "a \(length)-byte record with valid CRCs is not a valid Event (\(error == .truncated ? "a field runs past its end" : "malformed protobuf")); skipped"))
-            }
+        guard let header = bytes(at: offset, count: TFRecord.headerSize) else {
+            return truncation(needed: TFRecord.headerSize)
         }
+        let length = header.loadUnaligned(as: UInt64.self).littleEndian
+        let storedLengthCRC = header.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
+        guard gradalert_crc32c_masked(header.baseAddress!, 8) == storedLengthCRC else {
+            return .diagnostic(resynchronise(from: offset, problem: .badLengthCRC, what: "the length field does not match its CRC"))
+        }
+        guard length <= UInt64(EventFileReader.maximumRecordLength) else {
+            return .diagnostic(resynchronise(from: offset, problem: .badRecord, what: "the record claims an absurd length of \(length) bytes"))
+        }
+        let recordSize = Int(length) + TFRecord.overhead
+        guard let record = bytes(at: offset, count: recordSize) else {
+            return truncation(needed: recordSize)
+        }
+        let start = offset
+        let data = UnsafeRawBufferPointer(rebasing: record[TFRecord.headerSize..<(TFRecord.headerSize + Int(length))])
+        offset += recordSize
+        guard Self.dataVerifies(record, length: Int(length)) else {
+            return .diagnostic(RecordDiagnostic(
+                file: path, offset: start, problem: .badDataCRC,
+                message: "the data of a \(length)-byte record does not match its CRC; the record was skipped"))
+        }
+        return .record(data, offset: start)
     }
 
     /// The file ends before `needed` bytes at `offset`: report it once (nothing when the file simply
     /// ends between records) and stay here, so a later call resumes when the file has grown.
-    private func truncation(needed: Int) -> EventFileEntry? {
+    mutating func truncation(needed: Int) -> RecordStep? {
         let available = fileSize - offset
         guard available > 0, reportedTruncationAt != offset else { return nil }
         reportedTruncationAt = offset
@@ -131,14 +187,14 @@ public final class EventFileReader {
     /// Searches forward from `start + 1` for an offset where a whole record verifies and moves
     /// there. If none is found, stops at a header that verifies but whose data is not all in the
     /// file yet (a record still being written), or else at the end of the file.
-    private func resynchronise(from start: Int, problem: RecordDiagnostic.Problem, what: String) -> RecordDiagnostic {
+    mutating func resynchronise(from start: Int, problem: RecordDiagnostic.Problem, what: String) -> RecordDiagnostic {
         var candidate = start + 1
         var resumeAt: Int?
         while let header = bytes(at: candidate, count: TFRecord.headerSize) {
             let stored = header.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
             if gradalert_crc32c_masked(header.baseAddress!, 8) == stored {
                 let length = header.loadUnaligned(as: UInt64.self).littleEndian
-                if length <= UInt64(Self.maximumRecordLength) {
+                if length <= UInt64(EventFileReader.maximumRecordLength) {
                     let recordSize = Int(length) + TFRecord.overhead
                     if candidate + recordSize > fileSizeNow() {
                         resumeAt = candidate
@@ -161,12 +217,12 @@ public final class EventFileReader {
         return RecordDiagnostic(file: path, offset: start, problem: problem, message: "\(what); \(outcome)")
     }
 
-    private static func dataVerifies(_ record: UnsafeRawBufferPointer, length: Int) -> Bool {
+    static func dataVerifies(_ record: UnsafeRawBufferPointer, length: Int) -> Bool {
         let stored = record.loadUnaligned(fromByteOffset: TFRecord.headerSize + length, as: UInt32.self).littleEndian
         return gradalert_crc32c_masked(record.baseAddress! + TFRecord.headerSize, length) == stored
     }
 
-    private func fileSizeNow() -> Int {
+    mutating func fileSizeNow() -> Int {
         if let memory { return memory.count }
         var info = stat()
         if fstat(descriptor, &info) == 0 { fileSize = Int(info.st_size) }
@@ -175,7 +231,7 @@ public final class EventFileReader {
 
     /// `count` bytes at file offset `position`, loading them into the window if needed; nil if the
     /// file does not (yet) hold them. The view is valid until the next call.
-    private func bytes(at position: Int, count: Int) -> UnsafeRawBufferPointer? {
+    mutating func bytes(at position: Int, count: Int) -> UnsafeRawBufferPointer? {
         if let memory {
             guard position >= 0, count >= 0, position <= memory.count, count <= memory.count - position else { return nil }
             return UnsafeRawBufferPointer(rebasing: memory[position..<(position + count)])

@@ -12,7 +12,7 @@ let classifier = try! TagClassifier()
 public func fuzzOneInput(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: start, count: count))
     let reader = EventFileReader(bytes: bytes, name: "fuzz")
-    let analysis = RunAnalysis(name: "fuzz", classifier: classifier, configuration: DetectorConfiguration())
+    var analysis = RunAnalysis(name: "fuzz", classifier: classifier, configuration: DetectorConfiguration())
     var entries = 0
     var lastOffset = -1
     while let entry = reader.next() {
@@ -26,6 +26,10 @@ public func fuzzOneInput(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
         }
     }
     _ = analysis.finish()
+    // And the in-place path scan and watch use, on the same bytes.
+    var inPlace = RunAnalysis(name: "fuzz", classifier: classifier, configuration: DetectorConfiguration())
+    inPlace.consume(EventFileReader(bytes: bytes, name: "fuzz"))
+    _ = inPlace.finish()
     _ = bytes.withUnsafeBytes { try? Event.decode($0) }
     return 0
 }
