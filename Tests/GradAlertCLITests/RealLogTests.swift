@@ -1,5 +1,6 @@
 import ExplosionDetector
 import Foundation
+import TensorBoardEvents
 import Testing
 
 @testable import GradAlertCLI
@@ -69,5 +70,40 @@ import Testing
         if label["kind_expected"] as? String == "growth" {
             #expect(live.first?.alert.kind == .growth, "\(run): the slow climb should be warned about as growth first")
         }
+    }
+
+    /// Scan reads events in place; `feed(_: Event)` takes decoded ones. Both must find the same
+    /// alerts (kind, series, step, value, baseline, origin), series and segments on every real run.
+    @Test(arguments: runNames)
+    func inPlaceAndDecodedPathsAgree(run: String) throws {
+        let files = try #require(try LogScanner.discover([Self.trainingDirectory]).first { $0.name == run }?.files)
+        let classifier = try TagClassifier()
+        var inPlace = RunAnalysis(name: run, classifier: classifier, configuration: DetectorConfiguration())
+        var decoded = RunAnalysis(name: run, classifier: classifier, configuration: DetectorConfiguration())
+        var events = 0
+        for file in files {
+            inPlace.consume(EventFileReader(path: file))
+            for entry in EventFileReader(path: file).readAll() {
+                if case .event(let event, _) = entry {
+                    _ = decoded.feed(event)
+                    events += 1
+                }
+            }
+        }
+        #expect(events > 0)
+        #expect(inPlace.eventsConsumed == decoded.eventsConsumed)
+        let a = inPlace.finish()
+        let b = decoded.finish()
+        #expect(a.gradientSeries == b.gradientSeries)
+        #expect(a.lossSeries == b.lossSeries)
+        #expect(a.segments == b.segments)
+        func describe(_ report: RunReport) -> [String] {
+            report.alerts.map {
+                let alert = $0.alert
+                return "\(alert.kind) \(alert.series) \(alert.step) \(alert.value.bitPattern) \(alert.baseline?.bitPattern ?? 0) \(alert.origin ?? "-") \($0.segment) \($0.superseded)"
+            }
+        }
+        #expect(describe(a) == describe(b))
+        if let label = Self.labels[run], label["exploding"] as? Bool == true { #expect(!a.alerts.isEmpty) }
     }
 }
