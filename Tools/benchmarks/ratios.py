@@ -55,7 +55,7 @@ def main():
 
     def peer(name):
         entry = peers.get(name)
-        return entry["median"] if entry else None
+        return entry.get("median") if entry else None
 
     rows = []
 
@@ -77,6 +77,11 @@ def main():
         row("", read, "Python EventAccumulator", peer("event_accumulator_mb_per_s"))
         row("", read, "tbparse", peer("tbparse_mb_per_s"))
         rows.append(("reader ≥ 1 GB/s", fmt(read * 1e6, "B/s"), "", "", "", "met" if read >= 1000 else "NOT met"))
+    in_place_key = "Read_logdir_in_place_(tags,_scalars,_histogram_moments)"
+    if in_place_key in swift:
+        in_place = size / swift[in_place_key] / 1e6
+        row("reader in place (scan's path), MB/s (1 core)", in_place, "data server via tensorboard (start-up incl.)", peer("data_server_mb_per_s"))
+        row("", in_place, "data server binary alone (start-up incl.)", peer("data_server_direct_mb_per_s"))
     for label, key, peer_keys in (("1 MiB", "CRC32C_dispatched_1_MiB", ("crc32c_pkg_gb_per_s", "google_crc32c_gb_per_s")),
                                   ("64 MiB", "CRC32C_dispatched_64_MiB", ("crc32c_pkg_64mib_gb_per_s", "google_crc32c_64mib_gb_per_s"))):
         if key in swift:
@@ -91,8 +96,15 @@ def main():
     for label, count, pretty in (("100e3", 100_000, "1e5"), ("1e6", 1_000_000, "1e6"),
                                  ("10e6", 10_000_000, "1e7"), ("100e6", 100_000_000, "1e8")):
         hist = swift.get(f"stats+histogram_{label}")
+        same_size = peer({"1e5": "tensorboardx_add_histogram_1e5_elements_per_s",
+                          "1e6": "tensorboardx_add_histogram_elements_per_s",
+                          "1e7": "tensorboardx_add_histogram_1e7_elements_per_s",
+                          "1e8": "tensorboardx_add_histogram_1e8_elements_per_s"}[pretty])
         if hist:
-            row(f"stats + histogram, elements/s, {pretty} (1 core)", count / hist, "tensorboardX add_histogram (best size)", anchor_hist, 50)
+            if same_size:
+                row(f"stats + histogram, elements/s, {pretty} (1 core)", count / hist, f"tensorboardX add_histogram, same size", same_size, 50)
+            row("" if same_size else f"stats + histogram, elements/s, {pretty} (1 core)", count / hist,
+                "tensorboardX add_histogram (its best size)", anchor_hist, None if same_size else 50)
         norms, plain = swift.get(f"norms_only_{label}"), swift.get(f"plain_sum_loop_{label}")
         if norms and plain:
             row(f"norms only, elements/s, {pretty}", count / norms, "plain Swift sum loop", count / plain, 0.7)
