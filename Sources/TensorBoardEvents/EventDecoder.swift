@@ -5,10 +5,6 @@ enum EventDecoder {
     static func decode(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> Event {
         try EventView(bytes: bytes).decode()
     }
-
-    static func decodeHistogram(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> HistogramSummary {
-        try HistogramSummary(decoding: bytes)
-    }
 }
 
 extension SessionLog {

@@ -217,7 +217,6 @@ public struct HistogramMoments: Sendable, Equatable {
             case (3, .fixed64): count = try reader.double()
             case (4, .fixed64): sum = try reader.double()
             case (5, .fixed64): sumSquares = try reader.double()
-            case (6, .fixed64), (7, .fixed64), (6, .lengthDelimited), (7, .lengthDelimited): try reader.skip(wireType)
             default: try reader.skip(wireType)
             }
         }
