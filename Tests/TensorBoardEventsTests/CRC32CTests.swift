@@ -17,6 +17,24 @@ import Testing
         if gradalert_crc32c_has_hardware() != 0 {
             #expect(bytes.withUnsafeBytes { gradalert_crc32c_hardware(0, $0.baseAddress, $0.count) } == expected)
         }
+        if gradalert_crc32c_has_folding() != 0 {
+            #expect(bytes.withUnsafeBytes { gradalert_crc32c_folding(0, $0.baseAddress, $0.count) } == expected)
+        }
+    }
+
+    /// The folding path's blocks are 8 KiB and 128 KiB: zeros and a byte ramp that fill them exactly
+    /// agree with the portable path (which the short known answers above pin down).
+    @Test(arguments: [8192, 131_072, 139_264])
+    func foldingOnWholeBlocks(length: Int) {
+        let zeros = [UInt8](repeating: 0, count: length)
+        let ramp = (0..<length).map { UInt8(truncatingIfNeeded: $0) }
+        for bytes in [zeros, ramp] {
+            let expected = bytes.withUnsafeBytes { gradalert_crc32c_portable(0, $0.baseAddress, $0.count) }
+            #expect(CRC32C.checksum(bytes) == expected)
+            if gradalert_crc32c_has_folding() != 0 {
+                #expect(bytes.withUnsafeBytes { gradalert_crc32c_folding(0, $0.baseAddress, $0.count) } == expected)
+            }
+        }
     }
 
     @Test func maskedKnownAnswer() {
@@ -45,13 +63,15 @@ import Testing
         #expect(event.wallTime > 1.5e9 && event.wallTime < 1.7e9)
     }
 
-    /// Hardware and portable paths agree on random buffers of random lengths (crossing the 3×256
-    /// and 3×8192-byte interleaving thresholds) at every alignment, and when continued in pieces.
+    /// Hardware, folding and portable paths agree on random buffers of random lengths (crossing
+    /// the 3×256 and 3×8192-byte interleaving thresholds and the folding path's 8 KiB and 128 KiB
+    /// blocks) at every alignment, and when continued in pieces.
     @Test func hardwareMatchesPortable() {
         var random = TestRandom(seed: 7)
-        let buffer = (0..<100_000).map { _ in UInt8.random(in: 0...255, using: &random) }
-        let lengths = [0, 1, 7, 8, 9, 63, 767, 768, 769, 1000, 24_575, 24_576, 24_577, 50_000, 99_000]
-            + (0..<200).map { _ in Int.random(in: 0..<99_000, using: &random) }
+        let buffer = (0..<400_000).map { _ in UInt8.random(in: 0...255, using: &random) }
+        let lengths = [0, 1, 7, 8, 9, 63, 767, 768, 769, 1000, 8191, 8192, 8193, 16_384, 24_575, 24_576, 24_577,
+                       50_000, 99_000, 131_071, 131_072, 131_073, 139_264, 270_000, 398_000]
+            + (0..<200).map { _ in Int.random(in: 0..<398_000, using: &random) }
         buffer.withUnsafeBytes { bytes in
             for length in lengths {
                 let start = Int.random(in: 0...min(1000, bytes.count - length), using: &random)
@@ -61,6 +81,11 @@ import Testing
                 if gradalert_crc32c_has_hardware() != 0 {
                     #expect(gradalert_crc32c_hardware(0, base, length) == portable, "length \(length) at offset \(start)")
                 }
+                if gradalert_crc32c_has_folding() != 0 {
+                    #expect(gradalert_crc32c_folding(0, base, length) == portable, "length \(length) at offset \(start)")
+                    let seed = UInt32.random(in: 0...UInt32.max, using: &random)
+                    #expect(gradalert_crc32c_folding(seed, base, length) == gradalert_crc32c_portable(seed, base, length))
+                }
                 let split = length / 3
                 let continued = gradalert_crc32c(gradalert_crc32c(0, base, split), base + split, length - split)
                 #expect(continued == portable)
@@ -69,10 +94,12 @@ import Testing
     }
 
     @Test func implementationIsNamed() {
-        #expect(["sse4.2", "armv8-crc", "portable"].contains(CRC32C.implementation))
+        #expect(["sse4.2+vpclmulqdq", "sse4.2", "armv8-crc", "portable"].contains(CRC32C.implementation))
         #if arch(x86_64)
-        // Every x86-64 machine this project runs on has SSE4.2; the dispatcher must pick it.
-        #expect(CRC32C.implementation == "sse4.2")
+        // Every x86-64 machine this project runs on has SSE4.2; the dispatcher must pick it, and
+        // the folding path with it when the CPU has AVX2 and VPCLMULQDQ.
+        let expected = gradalert_crc32c_has_folding() != 0 ? "sse4.2+vpclmulqdq" : "sse4.2"
+        #expect(CRC32C.implementation == expected)
         #endif
     }
 }

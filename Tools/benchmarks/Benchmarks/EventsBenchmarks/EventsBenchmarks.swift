@@ -28,6 +28,11 @@ let benchmarks: @Sendable () -> Void = {
             for _ in benchmark.scaledIterations { blackHole(gradalert_crc32c(0, bytes.baseAddress, bytes.count)) }
         }
     }
+    Benchmark("CRC32C crc32 chains only 1 MiB") { benchmark in
+        small.withUnsafeBytes { bytes in
+            for _ in benchmark.scaledIterations { blackHole(gradalert_crc32c_hardware(0, bytes.baseAddress, bytes.count)) }
+        }
+    }
     Benchmark("CRC32C portable 1 MiB") { benchmark in
         small.withUnsafeBytes { bytes in
             for _ in benchmark.scaledIterations { blackHole(gradalert_crc32c_portable(0, bytes.baseAddress, bytes.count)) }
