@@ -37,6 +37,7 @@ public enum CRC32C {
         mask(checksum(bytes))
     }
 
-    /// Which implementation this CPU uses: "sse4.2+vpclmulqdq", "sse4.2", "armv8-crc" or "portable".
+    /// Which implementation this CPU uses: "sse4.2+vpclmulqdq", "sse4.2+pclmul", "sse4.2",
+    /// "armv8-crc" or "portable".
     public static var implementation: String { String(cString: gradalert_crc32c_implementation()) }
 }

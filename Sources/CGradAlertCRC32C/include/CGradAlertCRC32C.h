@@ -21,7 +21,8 @@ uint32_t gradalert_crc32c_hardware(uint32_t crc, const void *data, size_t length
 
 /// The x86-64 path that runs `crc32` chains and VPCLMULQDQ folding side by side (AVX2 and
 /// VPCLMULQDQ required), or 0 and nothing computed when this CPU lacks them; see
-/// `gradalert_crc32c_has_folding`. Buffers under 8 KiB go through the `crc32` chains alone.
+/// `gradalert_crc32c_has_folding`. Buffers under 8 KiB go through `crc32` chains alone (three
+/// chains joined by PCLMULQDQ from 64 bytes up).
 uint32_t gradalert_crc32c_folding(uint32_t crc, const void *data, size_t length);
 
 /// 1 when the folding path is available on this CPU.
@@ -30,7 +31,7 @@ int gradalert_crc32c_has_folding(void);
 /// 1 when the hardware path is available on this CPU.
 int gradalert_crc32c_has_hardware(void);
 
-/// "sse4.2+vpclmulqdq", "sse4.2", "armv8-crc" or "portable": the implementation `gradalert_crc32c` uses.
+/// "sse4.2+vpclmulqdq", "sse4.2+pclmul", "sse4.2", "armv8-crc" or "portable": the implementation `gradalert_crc32c` uses.
 const char *gradalert_crc32c_implementation(void);
 
 /// TFRecord's masked CRC: ((crc >> 15) | (crc << 17)) + 0xa282ead8, in 32-bit arithmetic.
