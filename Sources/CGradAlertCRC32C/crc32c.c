@@ -47,15 +47,16 @@ typedef struct {
 
 static zero_shift shift_long;   // N = LONG_BLOCK
 static zero_shift shift_short;  // N = SHORT_BLOCK
+#if defined(__x86_64__)
 static zero_shift shift_fold_long;   // N = FOLD_LONG_TAIL
 static zero_shift shift_fold_short;  // N = FOLD_SHORT_TAIL
+#endif
 
 typedef uint32_t (*raw_crc_fn)(uint32_t, const unsigned char *, size_t);
 static raw_crc_fn selected_raw;
 static const char *selected_name = "portable";
 static int hardware_present;
 static int folding_present;
-static int clmul_present;
 
 static inline uint64_t load64(const unsigned char *p) {
     uint64_t value;
@@ -410,7 +411,6 @@ static void initialise(void) {
         selected_name = "sse4.2";
         if (__builtin_cpu_supports("pclmul")) {
             for (unsigned words = 1; words < 32; words++) chain_shift[words] = (uint32_t)(fold_constant(64 * words - 33) >> 32);
-            clmul_present = 1;
             selected_raw = clmul_raw;
             selected_name = "sse4.2+pclmul";
         }
