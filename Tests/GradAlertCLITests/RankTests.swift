@@ -49,5 +49,49 @@ import Testing
         #expect(report.alerts.allSatisfy { !$0.superseded })
         #expect(report.gradientSeries.contains("grad_norm/value"))
         #expect(report.files == 4)
+
+        // watch splits them the same way and raises the same alerts as scan.
+        let watcher = Watcher(logdir: folder.path, classifier: try TagClassifier(), configuration: DetectorConfiguration())
+        var watched = watcher.poll().alerts
+        watched += watcher.poll().alerts  // the last step of each stream is judged on a quiet poll
+        #expect(watcher.streamCounts == ["ddp": 4])
+        func key(_ alert: RunAnalysis.ScanAlert) -> String {
+            "\(alert.stream) \(alert.alert.step) \(alert.alert.kind.rawValue) \(alert.alert.series)"
+        }
+        #expect(watched.map { key($0.alert) }.sorted() == report.alerts.map(key).sorted())
+    }
+
+    /// Two writers log the same tags into one run folder while watch polls: they are two streams,
+    /// so neither looks like a restart of the other, and the spike in the second is reported once,
+    /// as the second writer's.
+    @Test func watchFollowsTwoConcurrentWriters() throws {
+        let folder = try LogFolder()
+        let watcher = Watcher(logdir: folder.path, classifier: try TagClassifier(), configuration: DetectorConfiguration())
+        var options = SummaryWriter.Options()
+        options.flushInterval = nil
+        let first = try SummaryWriter(logdir: folder.path + "/ddp", options: options)
+        let second = try SummaryWriter(logdir: folder.path + "/ddp", options: options)
+        var reported: [RunAnalysis.ScanAlert] = []
+        for step in 0..<150 {
+            for (rank, writer) in [first, second].enumerated() {
+                let norm = rank == 1 && step == 100 ? 1e4 : 1 + 0.01 * Double((step + rank) % 7)
+                try writer.scalar("grad_norm/global", norm, step: step)
+                try writer.scalar("loss", 1, step: step)
+            }
+            if step % 10 == 9 {
+                try first.flush()
+                try second.flush()
+                reported += watcher.poll().alerts.map(\.alert)
+            }
+        }
+        try first.close()
+        try second.close()
+        reported += watcher.poll().alerts.map(\.alert)
+        reported += watcher.poll().alerts.map(\.alert)
+        #expect(watcher.streamCounts == ["ddp": 2])
+        #expect(reported.map(\.alert.step) == [100])
+        #expect(reported.map(\.alert.kind) == [.spike])
+        #expect(reported.map(\.stream) == [1])
+        #expect(reported.allSatisfy { $0.segment == 0 })
     }
 }

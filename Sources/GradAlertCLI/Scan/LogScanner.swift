@@ -134,8 +134,25 @@ public struct LogScanner: Sendable {
 
     /// The wall time of a file's first record (its file_version record: when the writer opened it).
     static func firstWallTime(of file: String) -> Double? {
-        let reader = EventFileReader(path: file, bufferSize: 4096)
-        if case .event(let event, _) = reader.next() { return event.wallTime }
+        if case .wallTime(let time) = firstRecord(of: file) { return time }
         return nil
+    }
+
+    /// What a file's first record says about when its writer started.
+    enum FirstRecord: Equatable {
+        case wallTime(Double)
+        /// No whole record yet: an empty file, or one whose writer is still writing it.
+        case incomplete
+        /// The first record is damaged (the file is read anyway, without a start time).
+        case damaged
+    }
+
+    static func firstRecord(of file: String) -> FirstRecord {
+        let reader = EventFileReader(path: file, bufferSize: 4096)
+        switch reader.next() {
+        case .event(let event, _): return .wallTime(event.wallTime)
+        case .diagnostic(let diagnostic): return diagnostic.problem == .truncated ? .incomplete : .damaged
+        case nil: return .incomplete
+        }
     }
 }

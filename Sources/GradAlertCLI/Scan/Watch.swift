@@ -11,12 +11,20 @@ public final class Watcher {
     private let configuration: DetectorConfiguration
     private var runs: [String: RunState] = [:]
 
+    /// A run's files, split into streams as `scan` splits them: a file that starts after the
+    /// files of a stream have ended continues that stream (a restart, if its steps go back); a
+    /// file that starts while they are still being written is a concurrent writer (a
+    /// data-parallel rank) and gets a stream of its own, with its own detector.
     private final class RunState {
-        var analysis: RunAnalysis
-        var readers: [String: EventFileReader] = [:]
-        var diagnosticsSeen = 0
+        var streams: [Stream] = []
+        /// Per file: its reader and stream, once its first record has been read.
+        var files: [String: (reader: EventFileReader, stream: Int)] = [:]
 
-        init(analysis: RunAnalysis) { self.analysis = analysis }
+        struct Stream {
+            var analysis: RunAnalysis
+            var lastWallTime = -Double.infinity
+            var diagnosticsSeen = 0
+        }
     }
 
     /// What one poll found.
@@ -42,32 +50,57 @@ public final class Watcher {
             if let existing = runs[run.name] {
                 state = existing
             } else {
-                state = RunState(analysis: RunAnalysis(name: run.name, classifier: classifier, configuration: configuration))
+                state = RunState()
                 runs[run.name] = state
             }
-            var consumedBefore = state.analysis.eventsConsumed
+            let consumedBefore = state.streams.map(\.analysis.eventsConsumed)
             for file in run.files {
+                let stream: Int
                 let reader: EventFileReader
-                if let existing = state.readers[file] {
-                    reader = existing
+                if let known = state.files[file] {
+                    (reader, stream) = known
                 } else {
+                    let start: Double?
+                    switch LogScanner.firstRecord(of: file) {
+                    case .incomplete: continue  // being created: placed once its first record is whole
+                    case .wallTime(let time): start = time
+                    case .damaged: start = nil
+                    }
+                    stream = state.streams.firstIndex { start == nil || $0.lastWallTime <= start! } ?? state.streams.count
+                    if stream == state.streams.count {
+                        state.streams.append(RunState.Stream(analysis: RunAnalysis(name: run.name, classifier: classifier, configuration: configuration)))
+                    }
                     reader = EventFileReader(path: file)
-                    state.readers[file] = reader
+                    state.files[file] = (reader, stream)
                 }
-                findings += state.analysis.consume(reader).map { Finding(run: run.name, alert: $0) }
+                findings += state.streams[stream].analysis.consume(reader).map { Finding(run: run.name, alert: Self.tagged($0, stream: stream)) }
+                if let last = state.streams[stream].analysis.lastWallTime {
+                    state.streams[stream].lastWallTime = max(state.streams[stream].lastWallTime, last)
+                }
             }
-            // The last step may still be receiving values (a writer writes one tag at a time): it
-            // is judged once a later step arrives, or once a whole poll brings nothing new.
-            if state.analysis.eventsConsumed == consumedBefore {
-                findings += state.analysis.flush().map { Finding(run: run.name, alert: $0) }
+            for index in state.streams.indices {
+                // The last step may still be receiving values (a writer writes one tag at a time):
+                // it is judged once a later step arrives, or once a whole poll brings nothing new.
+                let before = index < consumedBefore.count ? consumedBefore[index] : 0
+                if state.streams[index].analysis.eventsConsumed == before {
+                    findings += state.streams[index].analysis.flush().map { Finding(run: run.name, alert: Self.tagged($0, stream: index)) }
+                }
+                let all = state.streams[index].analysis.diagnostics
+                diagnostics += all[state.streams[index].diagnosticsSeen...].filter { $0.problem != .truncated }
+                state.streams[index].diagnosticsSeen = all.count
             }
-            consumedBefore = state.analysis.eventsConsumed
-            let all = state.analysis.diagnostics
-            diagnostics += all[state.diagnosticsSeen...].filter { $0.problem != .truncated }
-            state.diagnosticsSeen = all.count
         }
         return (findings, diagnostics)
     }
+
+    private static func tagged(_ alert: RunAnalysis.ScanAlert, stream: Int) -> RunAnalysis.ScanAlert {
+        var alert = alert
+        alert.stream = stream
+        return alert
+    }
+
+    /// How many concurrent writers each run has shown so far (1 for most runs).
+    public var streamCounts: [String: Int] { runs.mapValues { $0.streams.count } }
 
     /// Runs known so far.
     public var runNames: [String] { runs.keys.sorted() }
@@ -81,7 +114,9 @@ public struct WatchCommand: AsyncParsableCommand {
         discussion: """
             Polls LOGDIR every --interval seconds for new runs, new event files and records \
             appended to existing ones, and runs the same detector as `scan` over them. Existing \
-            records are read first, so alerts already in the logs are printed too.
+            records are read first, so alerts already in the logs are printed too. Files that \
+            several processes write into one run folder at the same time (data-parallel ranks) \
+            are followed as separate writers, as scan reads them, not as restarts.
 
             --format jsonl prints one JSON object per alert (the alert fields of scan's JSON, \
             plus "run"). --exec CMD runs CMD with /bin/sh for every alert, the alert's JSON \
