@@ -10,13 +10,17 @@ public enum AlertKind: String, Sendable, CaseIterable, Comparable {
     case threshold
     /// A gradient norm that stays under a floor.
     case vanishing
+    /// A gradient norm that fell orders of magnitude below its own usual level and stays there
+    /// while the loss makes no progress: a layer that stopped learning (dead ReLUs after a bad
+    /// update, a saturated layer).
+    case collapse
 
     public static func < (lhs: AlertKind, rhs: AlertKind) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
 
-    /// True for the kinds that mean "exploding" (everything but vanishing).
-    public var isExplosion: Bool { self != .vanishing }
+    /// True for the kinds that mean "exploding" (everything but vanishing and collapse).
+    public var isExplosion: Bool { self != .vanishing && self != .collapse }
 }
 
 public enum Severity: String, Sendable, Comparable {

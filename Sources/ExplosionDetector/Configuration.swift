@@ -3,6 +3,7 @@ public struct DetectorConfiguration: Sendable {
     public var spike = SpikeRule()
     public var growth = GrowthRule()
     public var vanishing = VanishingRule()
+    public var collapse = CollapseRule()
     public var thresholds: [ThresholdRule] = []
     /// An episode closes after this many consecutive normal points (hysteresis), so a series that
     /// hovers at the edge alerts once, not on every other step.
@@ -65,6 +66,25 @@ public struct VanishingRule: Sendable {
     public var floor = 1e-8
     /// Consecutive values under the floor before it alerts.
     public var window = 50
+
+    public init() {}
+}
+
+/// A gradient norm that fell far below its own usual level and stays there while the loss makes
+/// no progress. The usual level is the spike rule's ceiling (the highest median its baseline has
+/// had), so this rule needs the spike rule on, and a loss series to judge progress by.
+public struct CollapseRule: Sendable {
+    public var enabled = true
+    /// How far below the ceiling a value must be to count as collapsed, in decades (3: 1,000×).
+    /// Exact zeros count too.
+    public var decades = 3.0
+    /// The last this many values are looked at...
+    public var window = 50
+    /// ...and at least this fraction of them must have collapsed.
+    public var fraction = 0.9
+    /// The loss makes no progress when the median of its last `window` values is at least this
+    /// fraction of the median of its first `window` values (every loss series, if several).
+    public var lossProgress = 0.5
 
     public init() {}
 }

@@ -41,6 +41,7 @@ public struct ExplosionDetector: Sendable {
     }
 
     private var monitors: [SeriesMonitor] = []
+    private var lossMonitors: [Int] = []
     private var indexOfSeries: [String: Int] = [:]
     private var order: [String] = []
     private var firstStep: Int64?
@@ -72,6 +73,7 @@ public struct ExplosionDetector: Sendable {
         if let known = indexOfSeries[name] { return SeriesID(index: known) }
         let index = monitors.count
         monitors.append(SeriesMonitor(name: name, role: role, configuration: configuration))
+        if role == .loss { lossMonitors.append(index) }
         indexOfSeries[name] = index
         order.append(name)
         return SeriesID(index: index)
@@ -90,9 +92,11 @@ public struct ExplosionDetector: Sendable {
     public mutating func observe(step: Int64, wallTime: Double? = nil, values: [(SeriesID, Double)]) -> [Alert] {
         if firstStep == nil { firstStep = step }
         var raised: [Alert] = []
+        var lossProgress: Double?
         for pass in 0..<2 {
+            if pass == 1, configuration.collapse.enabled { lossProgress = leastLossProgress() }
             for (id, value) in values where (monitors[id.index].role == .loss) == (pass == 0) {
-                observe(step: step, wallTime: wallTime, index: id.index, value: value, into: &raised)
+                observe(step: step, wallTime: wallTime, index: id.index, value: value, lossProgress: lossProgress, into: &raised)
             }
         }
         if !raised.isEmpty {
@@ -122,7 +126,17 @@ public struct ExplosionDetector: Sendable {
         return raised
     }
 
-    private mutating func observe(step: Int64, wallTime: Double?, index: Int, value: Double, into raised: inout [Alert]) {
+    /// The best progress of any loss series (the smallest recent/start ratio), nil when no loss
+    /// series has a start yet. The collapse rule only fires when even the best loss is stuck.
+    private func leastLossProgress() -> Double? {
+        var best: Double?
+        for index in lossMonitors {
+            if let progress = monitors[index].lossProgress { best = min(best ?? progress, progress) }
+        }
+        return best
+    }
+
+    private mutating func observe(step: Int64, wallTime: Double?, index: Int, value: Double, lossProgress: Double?, into raised: inout [Alert]) {
         let role = monitors[index].role
         if !value.isFinite {
             if role == .loss {
@@ -131,7 +145,7 @@ public struct ExplosionDetector: Sendable {
                 firstGradientNonfinite = step
             }
         }
-        let newAlerts = monitors[index].observe(step: step, wallTime: wallTime, value: value)
+        let newAlerts = monitors[index].observe(step: step, wallTime: wallTime, value: value, lossProgress: lossProgress)
         for var alert in newAlerts {
             let monitor = monitors[index]
             let lossFirst = firstLossNonfinite.map { loss in firstGradientNonfinite.map { loss <= $0 } ?? true } ?? false

@@ -52,13 +52,20 @@ public enum RemedyAdvisor {
         if situation.kind == .vanishing {
             return [.betterInitialisation, .residualConnections, .normalisation, .smootherActivations, .adaptiveOptimiser]
         }
+        if situation.kind == .collapse {
+            // Usually units that a large update pushed into a dead or saturated region for good.
+            return [.lowerLearningRate, .smootherActivations, .clipGradients, .normalisation, .betterInitialisation]
+        }
         if situation.absurdScale || (situation.stepsSinceStart <= 2 && situation.role.isGradient) {
             // Too large from the first steps: the weights started too large.
             return [.betterInitialisation, .normalisation, .lowerLearningRate, .residualConnections, .clipGradients]
         }
         switch (situation.kind, situation.role) {
-        case (.nonfinite, .loss), (.nonfinite, _) where situation.lossFirst:
-            // The loss broke before any gradient: an overflowing or undefined loss (log 0, exp).
+        case (.nonfinite, .loss):
+            // The loss broke: an overflowing or undefined loss (log 0, exp).
+            return [.smootherLoss, .lowerLearningRate, .clipGradients]
+        case (.nonfinite, _) where situation.lossFirst:
+            // The loss broke before any gradient did.
             return [.smootherLoss, .lowerLearningRate, .clipGradients]
         case (.nonfinite, _):
             return [.lowerLearningRate, .clipGradients, .betterInitialisation, .normalisation]
@@ -72,7 +79,7 @@ public enum RemedyAdvisor {
             return [.lowerLearningRate, .clipGradients, .normalisation, .residualConnections, .smootherActivations]
         case (.threshold, _):
             return [.clipGradients, .lowerLearningRate]
-        case (.vanishing, _):
+        case (.vanishing, _), (.collapse, _):
             return []
         }
     }

@@ -19,13 +19,21 @@ struct SeriesMonitor {
     private(set) var points = 0
     private var everNonZero = false
     private var belowFloor = 0
+    /// Collapse rule, norm series: which of the last `collapse.window` values had collapsed.
+    private var collapsedFlags: [Bool] = []
+    private var collapsedHead = 0
+    private var collapsedCount = 0
+    /// Collapse rule, loss series: the last `collapse.window` finite values, and the median of
+    /// the first `collapse.window`.
+    private var lossWindow: SlidingWindow?
+    private var lossStartMedian: Double?
 
     /// Open episodes, by kind, with the state that decides when each closes.
     private var open = OpenEpisodes()
 
     /// One slot per alert kind: looked up on every point, so a fixed table rather than a hash.
     struct OpenEpisodes {
-        private var slots: (Episode?, Episode?, Episode?, Episode?, Episode?) = (nil, nil, nil, nil, nil)
+        private var slots: (Episode?, Episode?, Episode?, Episode?, Episode?, Episode?) = (nil, nil, nil, nil, nil, nil)
         private(set) var count = 0
 
         var isEmpty: Bool { count == 0 }
@@ -38,6 +46,7 @@ struct SeriesMonitor {
                 case .growth: slots.2
                 case .threshold: slots.3
                 case .vanishing: slots.4
+                case .collapse: slots.5
                 }
             }
             set {
@@ -48,6 +57,7 @@ struct SeriesMonitor {
                 case .growth: slots.2 = newValue
                 case .threshold: slots.3 = newValue
                 case .vanishing: slots.4 = newValue
+                case .collapse: slots.5 = newValue
                 }
                 count += (newValue != nil ? 1 : 0) - (had ? 1 : 0)
             }
@@ -71,6 +81,14 @@ struct SeriesMonitor {
         self.configuration = configuration
         baseline = SlidingWindow(capacity: configuration.spike.window)
         recent = SlidingWindow(capacity: configuration.growth.window)
+        if role == .loss { lossWindow = SlidingWindow(capacity: max(1, configuration.collapse.window)) }
+    }
+
+    /// For a loss series: the median of its last `collapse.window` finite values over the median
+    /// of its first, once it has had that many (nil before, or when the start is not positive).
+    var lossProgress: Double? {
+        guard let start = lossStartMedian, start > 0, let window = lossWindow else { return nil }
+        return window.median / start
     }
 
     var hasOpenEpisode: Bool { !open.isEmpty }
@@ -78,7 +96,8 @@ struct SeriesMonitor {
 
     /// Evaluates `value` at `step` against the past, then lets it join the past. Returns the alerts
     /// of the episodes that open here (without remedies or origin: the detector adds those).
-    mutating func observe(step: Int64, wallTime: Double?, value: Double) -> [Alert] {
+    /// `lossProgress` is the run's loss progress (see `lossProgress`), for the collapse rule.
+    mutating func observe(step: Int64, wallTime: Double?, value: Double, lossProgress: Double? = nil) -> [Alert] {
         if firstStep == nil { firstStep = step }
         points += 1
         var alerts: [Alert] = []
@@ -100,6 +119,10 @@ struct SeriesMonitor {
         }
         recover(.nonfinite, normal: true)
         if value != 0 { everNonZero = true }
+        if lossWindow != nil {
+            lossWindow!.append(value)
+            if lossStartMedian == nil, lossWindow!.count == configuration.collapse.window { lossStartMedian = lossWindow!.median }
+        }
         let logValue = value > 0 ? log10(value) : -Double.infinity
 
         // Spikes: far above the robust baseline, or absurd on any scale.
@@ -165,6 +188,30 @@ struct SeriesMonitor {
                 belowFloor = 0
                 recover(.vanishing, normal: true)
             }
+        }
+
+        // Collapse: most recent values far below the series' own ceiling, the loss not moving.
+        let collapse = configuration.collapse
+        if collapse.enabled, isNorm, collapse.window > 0 {
+            let ceiling = highestMedian
+            let collapsed = ceiling > -.infinity && (value == 0 || logValue < ceiling - collapse.decades)
+            if collapsedFlags.count < collapse.window {
+                collapsedFlags.append(collapsed)
+            } else {
+                if collapsedFlags[collapsedHead] { collapsedCount -= 1 }
+                collapsedFlags[collapsedHead] = collapsed
+                collapsedHead = (collapsedHead + 1) % collapse.window
+            }
+            if collapsed { collapsedCount += 1 }
+            let enough = collapsedFlags.count == collapse.window
+                && Double(collapsedCount) >= collapse.fraction * Double(collapse.window)
+            if enough, let progress = lossProgress, progress >= collapse.lossProgress, everNonZero, open[.collapse] == nil {
+                open[.collapse] = Episode(severity: .warning)
+                let usual = pow(10, ceiling)
+                alerts.append(alert(.collapse, .warning, step, wallTime, value, usual, value / usual,
+                                    "\(name) collapsed: \(collapsedCount) of its last \(collapse.window) values are 0 or over \(Self.format(pow(10, collapse.decades)))x below its usual level \(Self.format(usual)), and the loss is at \(Self.format(progress * 100))% of where it started"))
+            }
+            if open[.collapse] != nil { recover(.collapse, normal: !collapsed) }
         }
         return alerts
     }

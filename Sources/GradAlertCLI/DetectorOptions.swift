@@ -52,13 +52,16 @@ public struct DetectorOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("Values under the floor before vanishing alerts.", valueName: "n"))
     public var vanishingWindow: Int = 50
 
+    @Option(help: ArgumentHelp("A norm this many decades under its usual level counts as collapsed (with the loss stuck).", valueName: "decades"))
+    public var collapseDecades: Double = 3
+
     @Option(help: ArgumentHelp("Warn when a gradient norm reaches this.", valueName: "norm"))
     public var warnAbove: Double?
 
     @Option(help: ArgumentHelp("Critical alert when a gradient norm reaches this.", valueName: "norm"))
     public var criticalAbove: Double?
 
-    @Option(name: .customLong("disable"), help: ArgumentHelp("Turn a rule off: spike, growth or vanishing (repeatable).", valueName: "rule"))
+    @Option(name: .customLong("disable"), help: ArgumentHelp("Turn a rule off: spike, growth, vanishing or collapse (repeatable).", valueName: "rule"))
     public var disabledRules: [String] = []
 
     @Flag(help: "Do not watch loss series.")
@@ -67,9 +70,10 @@ public struct DetectorOptions: ParsableArguments, Sendable {
     public init() {}
 
     public mutating func validate() throws {
-        for rule in disabledRules where !["spike", "growth", "vanishing"].contains(rule) {
-            throw ValidationError("--disable takes spike, growth or vanishing, not '\(rule)'")
+        for rule in disabledRules where !["spike", "growth", "vanishing", "collapse"].contains(rule) {
+            throw ValidationError("--disable takes spike, growth, vanishing or collapse, not '\(rule)'")
         }
+        guard collapseDecades > 0 else { throw ValidationError("--collapse-decades must be above 0") }
         guard spikeRatio > 1, spikeZ > 0, growthFactor > 1 else {
             throw ValidationError("--spike-ratio and --growth-factor must be above 1, --spike-z above 0")
         }
@@ -94,6 +98,8 @@ public struct DetectorOptions: ParsableArguments, Sendable {
         configuration.spike.enabled = !disabledRules.contains("spike")
         configuration.growth.enabled = !disabledRules.contains("growth")
         configuration.vanishing.enabled = !disabledRules.contains("vanishing")
+        configuration.collapse.decades = collapseDecades
+        configuration.collapse.enabled = !disabledRules.contains("collapse")
         configuration.watchLoss = !ignoreLoss
         if warnAbove != nil || criticalAbove != nil {
             configuration.thresholds = [ThresholdRule(warning: warnAbove, critical: criticalAbove)]

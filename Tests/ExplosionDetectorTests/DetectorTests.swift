@@ -141,6 +141,88 @@ func run(_ values: [Double], role: SeriesRole = .globalGradientNorm, name: Strin
     }
 }
 
+/// The collapse rule: a layer whose gradient falls orders of magnitude below its own usual level
+/// and stays there while the loss goes nowhere (dead after a bad update).
+@Suite struct CollapseTests {
+    /// `layer` for 300 steps: around 0.1 with a wiggle until step 150, then `after(step)`. The loss
+    /// falls from 1 to 0.6 over the first 150 steps, then follows `loss(step)`.
+    func observe(after: (Int) -> Double, loss: (Int) -> Double?, configuration: DetectorConfiguration = DetectorConfiguration())
+        -> [Alert]
+    {
+        var detector = ExplosionDetector(configuration: configuration)
+        var alerts: [Alert] = []
+        for step in 0..<300 {
+            let layer = step < 150 ? 0.1 * (1 + 0.2 * Double(step % 5)) : after(step)
+            var points: [ExplosionDetector.Point] = [
+                .init("grad_norm/layer1", .layerGradientNorm, layer),
+                .init("grad_norm/layer2", .layerGradientNorm, 0.2 * (1 + 0.1 * Double(step % 3))),
+            ]
+            let lossValue = step < 150 ? 1 - 0.4 * Double(step) / 150 : loss(step)
+            if let lossValue { points.append(.init("loss", .loss, lossValue)) }
+            alerts += detector.observe(step: Int64(step), points: points)
+        }
+        return alerts
+    }
+
+    /// Dead from step 150: exactly zero, with a flicker of 1e-5 every seventh step (over 3 decades
+    /// under 0.1), while the loss goes back to 1.
+    func dead(_ step: Int) -> Double { step % 7 == 0 ? 1e-5 : 0 }
+
+    @Test func aLayerThatDiesWhileTheLossRegressesCollapses() {
+        let alerts = observe(after: dead, loss: { _ in 1.0 })
+        #expect(alerts.map(\.kind) == [.collapse])
+        #expect(alerts.first?.series == "grad_norm/layer1")
+        // 45 of the last 50 values collapsed: the 45th collapsed value is at step 194.
+        #expect(alerts.first?.step == 194)
+        #expect(alerts.first?.severity == .warning)
+        #expect(alerts.first?.remedies.first == .lowerLearningRate)
+        #expect(alerts.first.map { $0.baseline! > 0.1 && $0.baseline! < 0.2 } == true)
+        #expect(alerts.first?.kind.isExplosion == false)
+    }
+
+    /// The same fall while the loss keeps falling is a model that has learned its data: no alert.
+    @Test func aConvergingRunDoesNotCollapse() {
+        #expect(observe(after: dead, loss: { step in 0.6 * pow(0.97, Double(step - 150)) }).isEmpty)
+    }
+
+    /// Without a loss there is nothing to tell dying from converging: the rule stays quiet.
+    @Test func noLossNoCollapse() {
+        var detector = ExplosionDetector()
+        var alerts: [Alert] = []
+        for step in 0..<300 {
+            let layer = step < 150 ? 0.1 * (1 + 0.2 * Double(step % 5)) : dead(step)
+            alerts += detector.observe(step: Int64(step), points: [.init("grad_norm/layer1", .layerGradientNorm, layer)])
+        }
+        #expect(alerts.isEmpty)
+    }
+
+    /// A drop of two decades is not a collapse at the default three; it is at one.
+    @Test func theDepthIsConfigurable() {
+        #expect(observe(after: { _ in 1e-3 }, loss: { _ in 1.0 }).isEmpty)
+        var configuration = DetectorConfiguration()
+        configuration.collapse.decades = 1
+        #expect(observe(after: { _ in 1e-3 }, loss: { _ in 1.0 }, configuration: configuration).map(\.kind) == [.collapse])
+        configuration.collapse.enabled = false
+        #expect(observe(after: dead, loss: { _ in 1.0 }, configuration: configuration).isEmpty)
+    }
+
+    /// A layer that comes back to life closes its episode and can collapse again later.
+    @Test func recoveryClosesTheEpisode() {
+        let alerts = observe(after: { step in (step >= 200 && step < 230) || step >= 280 ? 0.1 : self.dead(step) }, loss: { _ in 1.0 })
+        // Dead 150-199 (alert at 194), alive 200-229 (closed after 5 normal values), dead again
+        // from 230: 45 of the last 50 at step 274.
+        #expect(alerts.map(\.kind) == [.collapse, .collapse])
+        #expect(alerts.map(\.step) == [194, 274])
+        var detector = ExplosionDetector()
+        for step in 0..<300 {
+            let layer = step < 150 ? 0.1 * (1 + 0.2 * Double(step % 5)) : (step < 260 ? dead(step) : 0.1)
+            let lossValue = step < 150 ? 1 - 0.4 * Double(step) / 150 : 1.0
+            _ = detector.observe(step: Int64(step), points: [.init("grad_norm/layer1", .layerGradientNorm, layer), .init("loss", .loss, lossValue)])
+        }
+        #expect(detector.openEpisodes.isEmpty)
+    }
+}
+
 @Suite struct EpisodeTests {
     /// The origin is the per-layer series that alerted first, even when the global norm and other
     /// layers follow; the alerts name it.

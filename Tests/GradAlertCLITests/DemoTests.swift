@@ -1,3 +1,4 @@
+import ExplosionDetector
 import ArgumentParser
 import Foundation
 import Testing
@@ -36,6 +37,27 @@ import Testing
         #expect(tags.contains("gradient-flow"))
         #expect(tags.contains("grad_norm/global"))
         #expect(tags.contains("loss"))
+    }
+
+    /// The Kaiming run explodes, and then its first layers die: their gradient norms fall to zero
+    /// (flickering around 1e-5) while the loss sits back at chance. scan says both.
+    @Test func kaimingRunExplodesThenItsFirstLayersCollapse() async throws {
+        let logdir = FileManager.default.temporaryDirectory.path + "/gradalert-demo-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: logdir) }
+        var command = try Demo.parse(["--logdir", logdir, "--only", "mlp-kaiming"])
+        try command.validate()
+        var output = ""
+        _ = try await command.execute(output: &output)
+        let report = try #require(await LogScanner(classifier: try TagClassifier(), configuration: .init())
+            .scan(runs: try LogScanner.discover([logdir])).reports.first)
+        #expect(report.verdict == .exploding)
+        let collapsed = report.alerts.filter { $0.alert.kind == .collapse }.map(\.alert.series)
+        #expect(collapsed.contains("grad_norm/layers.0.weight"), "\(collapsed)")
+        // The last layer keeps learning: only early layers die.
+        #expect(!collapsed.contains("grad_norm/layers.16.weight"))
+        let firstCollapse = try #require(report.alerts.first { $0.alert.kind == .collapse })
+        let lastSpike = try #require(report.alerts.last { $0.alert.kind == .spike })
+        #expect(firstCollapse.alert.step > lastSpike.alert.step)
     }
 
     @Test func unknownExperimentIsAUsageError() throws {
