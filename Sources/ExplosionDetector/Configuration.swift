@@ -80,7 +80,7 @@ public struct CollapseRule: Sendable {
     public var decades = 3.0
     /// The last this many values are looked at...
     public var window = 50
-    /// ...and at least this fraction of them must have collapsed.
+    /// ...and at least this fraction of them (rounded up, at least one value) must have collapsed.
     public var fraction = 0.9
     /// The loss makes no progress when the median of its last `window` values is at least this
     /// fraction of the median of its first `window` values (every loss series, if several).

@@ -193,7 +193,7 @@ struct SeriesMonitor {
         // Collapse: most recent values far below the series' own ceiling, the loss not moving.
         let collapse = configuration.collapse
         if collapse.enabled, isNorm, collapse.window > 0 {
-            let ceiling = highestMedian
+            let ceiling = collapseCeiling
             let collapsed = ceiling > -.infinity && (value == 0 || logValue < ceiling - collapse.decades)
             if collapsedFlags.count < collapse.window {
                 collapsedFlags.append(collapsed)
@@ -203,15 +203,18 @@ struct SeriesMonitor {
                 collapsedHead = (collapsedHead + 1) % collapse.window
             }
             if collapsed { collapsedCount += 1 }
-            let enough = collapsedFlags.count == collapse.window
-                && Double(collapsedCount) >= collapse.fraction * Double(collapse.window)
+            let needed = max(1, Int((collapse.fraction * Double(collapse.window)).rounded(.up)))
+            let enough = collapsedFlags.count == collapse.window && collapsedCount >= needed
             if enough, let progress = lossProgress, progress >= collapse.lossProgress, everNonZero, open[.collapse] == nil {
                 open[.collapse] = Episode(severity: .warning)
                 let usual = pow(10, ceiling)
                 alerts.append(alert(.collapse, .warning, step, wallTime, value, usual, value / usual,
                                     "\(name) collapsed: \(collapsedCount) of its last \(collapse.window) values are 0 or over \(Self.format(pow(10, collapse.decades)))x below its usual level \(Self.format(usual)), and the loss is at \(Self.format(progress * 100))% of where it started"))
             }
-            if open[.collapse] != nil { recover(.collapse, normal: !collapsed) }
+            // Hysteresis on the window itself: the episode closes only once fewer than half of the
+            // last values have collapsed, so a layer that twitches back for a few steps now and
+            // then does not alert again and again.
+            if open[.collapse] != nil, collapsedCount * 2 < collapse.window { open[.collapse] = nil }
         }
         return alerts
     }
@@ -233,6 +236,7 @@ struct SeriesMonitor {
                 open[.spike] = nil
                 baseline.removeAll()
                 highestMedian = -.infinity
+                if collapseCeiling > -.infinity { inSpikeRegime = true }
                 baseline.append(x)
                 return alerts
             }
@@ -254,6 +258,12 @@ struct SeriesMonitor {
             // below it (a norm that shrank as the loss converged, then bounced) is noise, not an
             // explosion.
             highestMedian = max(highestMedian, median)
+            // The collapse rule's reference: the same ceiling, except that a level a spike
+            // forced (a regime that began with a spike) does not raise it until the series is
+            // back near its old ceiling; otherwise coming back down from an explosion would look
+            // like a collapse.
+            if inSpikeRegime, median <= collapseCeiling + log10(rule.closeRatio) { inSpikeRegime = false }
+            if !inSpikeRegime { collapseCeiling = max(collapseCeiling, median) }
             // The ratio and ceiling tests are cheap; the MAD is only worth computing when they pass.
             // (A cheap test in log space first: pow is only worth calling near or above the ratio.)
             if x - median >= log10(rule.minRatio) - 1e-9, case let ratio = pow(10, x - median),
@@ -288,6 +298,10 @@ struct SeriesMonitor {
 
     /// log10 of the highest baseline median so far.
     private var highestMedian = -Double.infinity
+    /// log10 of the highest baseline median outside levels forced by a spike (collapse rule).
+    private var collapseCeiling = -Double.infinity
+    /// The baseline was restarted at a spike's level and has not come back near the old ceiling.
+    private var inSpikeRegime = false
 
     /// Whether the last spike opened on the absolute bound rather than a baseline.
     private(set) var absurdAtOpen = false

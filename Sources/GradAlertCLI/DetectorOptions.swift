@@ -52,7 +52,7 @@ public struct DetectorOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("Values under the floor before vanishing alerts.", valueName: "n"))
     public var vanishingWindow: Int = 50
 
-    @Option(help: ArgumentHelp("A norm this many decades under its usual level counts as collapsed (with the loss stuck).", valueName: "decades"))
+    @Option(help: ArgumentHelp("A norm this many decades under its usual level counts as collapsed (the rule also needs a loss series, and the spike rule for the usual level).", valueName: "decades"))
     public var collapseDecades: Double = 3
 
     @Option(help: ArgumentHelp("Warn when a gradient norm reaches this.", valueName: "norm"))

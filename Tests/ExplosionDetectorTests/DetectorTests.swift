@@ -206,11 +206,26 @@ func run(_ values: [Double], role: SeriesRole = .globalGradientNorm, name: Strin
         #expect(observe(after: dead, loss: { _ in 1.0 }, configuration: configuration).isEmpty)
     }
 
+    /// A dead layer that twitches back for 5 steps in every 55 is one collapse, not one per twitch.
+    @Test func shortRevivalsDoNotRealert() {
+        let alerts = observe(after: { step in (step - 150) % 55 >= 50 ? 0.1 : self.dead(step) }, loss: { _ in 1.0 })
+        #expect(alerts.map(\.step) == [194])
+    }
+
+    /// A layer that explodes for longer than the spike window (the baseline restarts at the
+    /// exploded level) and then comes back to its old level has not collapsed.
+    @Test func comingBackDownFromAnExplosionIsNotACollapse() {
+        let alerts = observe(after: { step in step < 230 ? 1e3 * (1 + 0.1 * Double(step % 3)) : 0.1 * (1 + 0.2 * Double(step % 5)) },
+                             loss: { _ in 1.0 })
+        #expect(alerts.map(\.kind) == [.spike])
+        #expect(alerts.first?.step == 150)
+    }
+
     /// A layer that comes back to life closes its episode and can collapse again later.
     @Test func recoveryClosesTheEpisode() {
         let alerts = observe(after: { step in (step >= 200 && step < 230) || step >= 280 ? 0.1 : self.dead(step) }, loss: { _ in 1.0 })
-        // Dead 150-199 (alert at 194), alive 200-229 (closed after 5 normal values), dead again
-        // from 230: 45 of the last 50 at step 274.
+        // Dead 150-199 (alert at 194), alive 200-229 (closed at 225, when 24 of the last 50 have
+        // collapsed), dead again from 230: 45 of the last 50 at step 274.
         #expect(alerts.map(\.kind) == [.collapse, .collapse])
         #expect(alerts.map(\.step) == [194, 274])
         var detector = ExplosionDetector()

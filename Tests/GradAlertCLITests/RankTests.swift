@@ -70,8 +70,11 @@ import Testing
         var options = SummaryWriter.Options()
         options.flushInterval = nil
         let first = try SummaryWriter(logdir: folder.path + "/ddp", options: options)
+        try first.flush()  // its first record on disk, and nothing else yet (a buffering writer)
+        var reported = watcher.poll().alerts.map(\.alert)
         let second = try SummaryWriter(logdir: folder.path + "/ddp", options: options)
-        var reported: [RunAnalysis.ScanAlert] = []
+        try second.flush()
+        reported += watcher.poll().alerts.map(\.alert)
         for step in 0..<150 {
             for (rank, writer) in [first, second].enumerated() {
                 let norm = rank == 1 && step == 100 ? 1e4 : 1 + 0.01 * Double((step + rank) % 7)

@@ -60,6 +60,8 @@ public struct RunAnalysis {
     public private(set) var readableFiles = 0
     /// Events read so far (of any kind).
     public private(set) var eventsConsumed = 0
+    /// Of which summary events (the ones with values; not file versions or session logs).
+    public private(set) var summaryEventsConsumed = 0
     /// The latest wall time of any event read.
     public private(set) var lastWallTime: Double?
     /// Episodes of finished segments, with their segment number.
@@ -138,6 +140,7 @@ public struct RunAnalysis {
     public mutating func feed(_ event: Event) -> [ScanAlert] {
         noteEvent(wallTime: event.wallTime)
         guard case .summary(let values) = event.content else { return [] }
+        summaryEventsConsumed += 1
         recordCount = 0
         for value in values {
             var tag = value.tag
@@ -153,6 +156,7 @@ public struct RunAnalysis {
     mutating func feed(_ event: EventView, alerts raised: inout [ScanAlert]) throws(WireError) {
         noteEvent(wallTime: event.wallTime)
         guard case .summary = event.content else { return }
+        summaryEventsConsumed += 1
         recordCount = 0
         var values = event.values
         while let value = try values.next() {

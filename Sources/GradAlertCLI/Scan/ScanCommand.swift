@@ -17,6 +17,7 @@ public struct Scan: AsyncParsableCommand {
               growth     warning   steady exponential growth: the early warning
               threshold  either    above --warn-above / --critical-above
               vanishing  warning   a norm stuck under --vanishing-floor
+              collapse   warning   a norm fallen 1000x under its usual level, loss stuck
 
             Gradient series are scalars whose tag matches --grad-tags (global norms are told by \
             name: global/total, or a bare "grad_norm") and gradient histograms (norm = \

@@ -15,6 +15,12 @@ public final class Watcher {
     /// files of a stream have ended continues that stream (a restart, if its steps go back); a
     /// file that starts while they are still being written is a concurrent writer (a
     /// data-parallel rank) and gets a stream of its own, with its own detector.
+    ///
+    /// Unlike `scan`, `watch` sees files before they end, and writers buffer (PyTorch flushes
+    /// every 120 s): a stream from which nothing but the file's first record has been read may be
+    /// a writer that has not flushed yet, so a new file never joins it. When in doubt a file gets a
+    /// stream of its own, which for live alerts costs no more than a restart would: a fresh
+    /// detector.
     private final class RunState {
         var streams: [Stream] = []
         /// Per file: its reader and stream, once its first record has been read.
@@ -66,7 +72,10 @@ public final class Watcher {
                     case .wallTime(let time): start = time
                     case .damaged: start = nil
                     }
-                    stream = state.streams.firstIndex { start == nil || $0.lastWallTime <= start! } ?? state.streams.count
+                    stream = state.streams.firstIndex { candidate in
+                        guard let start else { return true }  // a damaged first record: the first stream, as scan does
+                        return candidate.analysis.summaryEventsConsumed > 0 && candidate.lastWallTime <= start
+                    } ?? state.streams.count
                     if stream == state.streams.count {
                         state.streams.append(RunState.Stream(analysis: RunAnalysis(name: run.name, classifier: classifier, configuration: configuration)))
                     }

@@ -132,7 +132,7 @@ struct ProtoReader {
                 // in a locked table on every call (measured: 40 vs 75 ns for 100 doubles).
                 guard count > 0 else { return }
                 if Int(bitPattern: payload.baseAddress) & (MemoryLayout<Double>.alignment - 1) == 0 {
-                    values = Array(payload.assumingMemoryBound(to: Double.self))
+                    values = payload.withMemoryRebound(to: Double.self) { Array($0) }
                 } else {
                     values = withUnsafeTemporaryAllocation(of: Double.self, capacity: count) { aligned in
                         UnsafeMutableRawBufferPointer(aligned).copyMemory(from: payload)
