@@ -122,7 +122,7 @@ struct ScanText {
     func report(_ result: LogScanner.Result, paths: [String]) -> String {
         var out = ""
         let megabytes = Double(result.bytes) / 1e6
-        out += "gradalert scan \(paths.joined(separator: " ")): \(result.reports.count) runs, \(result.files) files, \(Self.decimal(megabytes)) MB in \(Self.decimal(result.seconds)) s\n\n"
+        out += "gradalert scan \(paths.joined(separator: " ")): \(Self.count(result.reports.count, "run")), \(Self.count(result.files, "file")), \(Self.decimal(megabytes)) MB in \(Self.decimal(result.seconds)) s\n\n"
         let width = min(40, result.reports.map(\.run.count).max() ?? 10)
         var hidden = 0
         for report in result.reports {
@@ -163,7 +163,7 @@ struct ScanText {
             }
         }
         let counts = Dictionary(grouping: result.reports, by: \.verdict).mapValues(\.count)
-        out += "\n\(result.reports.count) runs: " + [RunReport.Verdict.nonfinite, .exploding, .warning, .healthy].compactMap { verdict in
+        out += "\n\(Self.count(result.reports.count, "run")): " + [RunReport.Verdict.nonfinite, .exploding, .warning, .healthy].compactMap { verdict in
             counts[verdict].map { "\($0) \(verdict.rawValue)" }
         }.joined(separator: ", ") + "\n"
         if hidden > 0 {
@@ -171,6 +171,9 @@ struct ScanText {
         }
         return out
     }
+
+    /// "1 run", "2 runs".
+    static func count(_ number: Int, _ noun: String) -> String { number == 1 ? "1 \(noun)" : "\(number) \(noun)s" }
 
     func alertLines(_ scanAlert: RunAnalysis.ScanAlert, run: String? = nil, withRemedies: Bool = true) -> String {
         let alert = scanAlert.alert
