@@ -61,11 +61,8 @@ public enum RemedyAdvisor {
             return [.betterInitialisation, .normalisation, .lowerLearningRate, .residualConnections, .clipGradients]
         }
         switch (situation.kind, situation.role) {
-        case (.nonfinite, .loss):
-            // The loss broke: an overflowing or undefined loss (log 0, exp).
-            return [.smootherLoss, .lowerLearningRate, .clipGradients]
-        case (.nonfinite, _) where situation.lossFirst:
-            // The loss broke before any gradient did.
+        case (.nonfinite, let role) where role == .loss || situation.lossFirst:
+            // The loss broke before any gradient: an overflowing or undefined loss (log 0, exp).
             return [.smootherLoss, .lowerLearningRate, .clipGradients]
         case (.nonfinite, _):
             return [.lowerLearningRate, .clipGradients, .betterInitialisation, .normalisation]

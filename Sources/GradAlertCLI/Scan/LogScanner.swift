@@ -115,11 +115,7 @@ public struct LogScanner: Sendable {
         }
         merged.streams = reports.count
         for (index, report) in reports.enumerated().dropFirst() {
-            merged.alerts += report.alerts.map { alert in
-                var alert = alert
-                alert.stream = index
-                return alert
-            }
+            merged.alerts += report.alerts.map { $0.onStream(index) }
             merged.gradientSeries += report.gradientSeries.filter { !merged.gradientSeries.contains($0) }
             merged.lossSeries += report.lossSeries.filter { !merged.lossSeries.contains($0) }
             merged.diagnostics += report.diagnostics

@@ -92,6 +92,13 @@ public struct RunAnalysis {
         public var superseded: Bool
         /// Which concurrent writer (data-parallel rank) of the run it came from; 0 when there is one.
         public var stream: Int = 0
+
+        /// The same alert, raised by concurrent writer `stream` of its run.
+        func onStream(_ stream: Int) -> ScanAlert {
+            var alert = self
+            alert.stream = stream
+            return alert
+        }
     }
 
     private enum Classification: Equatable {

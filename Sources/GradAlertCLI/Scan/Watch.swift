@@ -82,7 +82,7 @@ public final class Watcher {
                     reader = EventFileReader(path: file)
                     state.files[file] = (reader, stream)
                 }
-                findings += state.streams[stream].analysis.consume(reader).map { Finding(run: run.name, alert: Self.tagged($0, stream: stream)) }
+                findings += state.streams[stream].analysis.consume(reader).map { Finding(run: run.name, alert: $0.onStream(stream)) }
                 if let last = state.streams[stream].analysis.lastWallTime {
                     state.streams[stream].lastWallTime = max(state.streams[stream].lastWallTime, last)
                 }
@@ -92,7 +92,7 @@ public final class Watcher {
                 // it is judged once a later step arrives, or once a whole poll brings nothing new.
                 let before = index < consumedBefore.count ? consumedBefore[index] : 0
                 if state.streams[index].analysis.eventsConsumed == before {
-                    findings += state.streams[index].analysis.flush().map { Finding(run: run.name, alert: Self.tagged($0, stream: index)) }
+                    findings += state.streams[index].analysis.flush().map { Finding(run: run.name, alert: $0.onStream(index)) }
                 }
                 let all = state.streams[index].analysis.diagnostics
                 diagnostics += all[state.streams[index].diagnosticsSeen...].filter { $0.problem != .truncated }
@@ -100,12 +100,6 @@ public final class Watcher {
             }
         }
         return (findings, diagnostics)
-    }
-
-    private static func tagged(_ alert: RunAnalysis.ScanAlert, stream: Int) -> RunAnalysis.ScanAlert {
-        var alert = alert
-        alert.stream = stream
-        return alert
     }
 
     /// How many concurrent writers each run has shown so far (1 for most runs).
