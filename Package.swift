@@ -96,7 +96,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TensorBoardEventsTests",
-            dependencies: ["TensorBoardEvents", "CGradAlertCRC32C", "GradAlertTestSupport"],
+            dependencies: ["TensorBoardEvents", "CGradAlertCRC32C", "CGradAlertZlib", "GradAlertTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

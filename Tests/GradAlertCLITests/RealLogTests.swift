@@ -107,3 +107,24 @@ import Testing
         if let label = Self.labels[run], label["exploding"] as? Bool == true { #expect(!a.alerts.isEmpty) }
     }
 }
+
+/// A run archived with gzip(1) (Tests/Fixtures/gzip, Tools/fixtures/gzip_fixtures.sh) scans exactly
+/// as the original: same series, same alerts at the same steps, and no diagnostics.
+@Suite struct GzipRunTests {
+    @Test func gzipCompressedRunScansAsTheOriginal() async throws {
+        let gzipDirectory = URL(fileURLWithPath: RealLogTests.trainingDirectory).deletingLastPathComponent()
+            .appendingPathComponent("gzip").path
+        let runs = try LogScanner.discover([gzipDirectory]).filter { $0.name == "rnn_long_seq" }
+        #expect(runs.count == 1)
+        #expect(runs.first?.files.allSatisfy { $0.hasSuffix(".gz") } == true)
+        let result = await LogScanner(classifier: try TagClassifier(), configuration: DetectorConfiguration()).scan(runs: runs)
+        let compressed = try #require(result.reports.first)
+        let original = try await RealLogTests.scan("exploding/rnn_long_seq")
+        #expect(!original.alerts.isEmpty)
+        #expect(compressed.diagnostics.isEmpty)
+        #expect(compressed.verdict == original.verdict)
+        #expect(compressed.gradientSeries == original.gradientSeries)
+        #expect(compressed.lossSeries == original.lossSeries)
+        #expect(compressed.alerts.map { "\($0.alert)" } == original.alerts.map { "\($0.alert)" })
+    }
+}

@@ -31,6 +31,13 @@ public final class EventFileReader {
     /// All the mutable state, in one value: each read is one access to it, not one per field.
     private var cursor: Cursor
 
+    /// The largest record, framing included, that is read from a gzip-compressed file (256 MiB);
+    /// larger ones are reported and skipped. Settable for tests.
+    var gzipRecordLimit: Int {
+        get { cursor.gzipRecordLimit }
+        set { cursor.gzipRecordLimit = newValue }
+    }
+
     public init(path: String, bufferSize: Int = 1 << 20) {
         self.path = path
         cursor = Cursor(path: path, window: .allocate(byteCount: Swift.max(bufferSize, 64), alignment: 16))
@@ -40,6 +47,13 @@ public final class EventFileReader {
             cursor.openFailure = RecordDiagnostic(
                 file: path, offset: 0, problem: .unreadable,
                 message: "cannot open: \(String(cString: strerror(code))) (errno \(code))")
+        } else {
+            var prefix = (UInt64(0), UInt32(0))
+            let count = withUnsafeMutableBytes(of: &prefix) { pread(cursor.descriptor, $0.baseAddress!, $0.count, 0) }
+            withUnsafeBytes(of: &prefix) { prefix in
+                let read = UnsafeRawBufferPointer(rebasing: prefix[0..<Swift.max(count, 0)])
+                if Cursor.isGzip(read) { cursor.gzip = GzipInput(descriptor: cursor.descriptor, windowSize: bufferSize) }
+            }
         }
     }
 
@@ -52,6 +66,9 @@ public final class EventFileReader {
         cursor = Cursor(path: name, window: .allocate(byteCount: 64, alignment: 16))
         cursor.memory = UnsafeMutableRawBufferPointer(rebasing: copy[0..<bytes.count])
         cursor.fileSize = bytes.count
+        if Cursor.isGzip(UnsafeRawBufferPointer(cursor.memory!)) {
+            cursor.gzip = GzipInput(memory: UnsafeRawBufferPointer(cursor.memory!), windowSize: 1 << 20)
+        }
     }
 
     deinit {
@@ -122,6 +139,12 @@ private struct Cursor {
     var descriptor: Int32 = -1
     /// A copy of the bytes when reading from memory rather than from a file.
     var memory: UnsafeMutableRawBufferPointer?
+    /// For a gzip-compressed file: its decompressed bytes, which all offsets then refer to.
+    var gzip: GzipInput?
+    /// The decompressed offset where the end of a gzip file's readable data was last reported.
+    var reportedGzipEndAt = -1
+    /// The largest record (framing included) read from a gzip file.
+    var gzipRecordLimit = 1 << 28
     var openFailure: RecordDiagnostic?
     var window: UnsafeMutableRawBufferPointer
     var windowStart = 0
@@ -159,6 +182,15 @@ private struct Cursor {
             return .diagnostic(resynchronise(from: offset, problem: .badRecord, what: "the record claims an absurd length of \(length) bytes"))
         }
         let recordSize = Int(length) + TFRecord.overhead
+        if gzip != nil, recordSize > gzipRecordLimit {
+            // Decompressed bytes always exist (a few MB of gzip can hold GBs of zeros): the window
+            // is not grown past this, and the record is passed over without being held.
+            let start = offset
+            offset += recordSize
+            return .diagnostic(RecordDiagnostic(
+                file: path, offset: start, problem: .badRecord,
+                message: "a \(length)-byte record in a gzip file is larger than the \(gzipRecordLimit >> 20) MiB the reader decompresses at once; skipped (gunzip the file to read it)"))
+        }
         guard let record = bytes(at: offset, count: recordSize) else {
             return truncation(needed: recordSize)
         }
@@ -176,12 +208,53 @@ private struct Cursor {
     /// The file ends before `needed` bytes at `offset`: report it once (nothing when the file simply
     /// ends between records) and stay here, so a later call resumes when the file has grown.
     mutating func truncation(needed: Int) -> RecordStep? {
+        if let gzip, let diagnostic = gzipEnd(gzip) { return .diagnostic(diagnostic) }
         let available = fileSize - offset
         guard available > 0, reportedTruncationAt != offset else { return nil }
         reportedTruncationAt = offset
         return .diagnostic(RecordDiagnostic(
             file: path, offset: offset, problem: .truncated,
             message: "the file ends \(available) bytes into a record that needs \(needed); a writer may still be writing it"))
+    }
+
+    /// Why a gzip file's decompressed data ends here, if it ends early: damaged compressed data
+    /// (reported once, and instead of the record it cuts short) or compressed data that stops
+    /// inside a member (reported once per place, as a truncation: the file may still be growing).
+    mutating func gzipEnd(_ gzip: GzipInput) -> RecordDiagnostic? {
+        guard reportedGzipEndAt != offset else { return nil }
+        let ends = gzip.decompressedCount
+        switch gzip.failure {
+        case .damaged(let compressedOffset, let reason):
+            reportedGzipEndAt = offset
+            reportedTruncationAt = offset
+            return RecordDiagnostic(
+                file: path, offset: offset, problem: .badCompression,
+                message: "the compressed data is damaged at or before compressed byte \(compressedOffset) (\(reason)); every record before offset \(offset) of the decompressed data was read, and nothing after the damage can be recovered")
+        case .trailingBytes(let compressedOffset):
+            reportedGzipEndAt = offset
+            reportedTruncationAt = offset
+            return RecordDiagnostic(
+                file: path, offset: offset, problem: .badCompression,
+                message: "the bytes from compressed byte \(compressedOffset) on follow the last gzip member but are not gzip; every record before them was read and they were ignored")
+        case nil: break
+        }
+        if gzip.endsInsideMember {
+            reportedGzipEndAt = offset
+            reportedTruncationAt = offset
+            return RecordDiagnostic(
+                file: path, offset: offset, problem: .truncated,
+                message: "the gzip data ends inside a member at compressed byte \(gzip.compressedOffset)\(ends > offset ? ", \(ends - offset) decompressed bytes into a record" : ""); the file was cut short or is still being written, and any records after this point are missing")
+        }
+        return nil
+    }
+
+    static func isGzip(_ prefix: UnsafeRawBufferPointer) -> Bool {
+        // A TFRecord header that verifies is never taken for gzip, whatever its first bytes.
+        if prefix.count >= TFRecord.headerSize,
+           gradalert_crc32c_masked(prefix.baseAddress!, 8) == prefix.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian {
+            return false
+        }
+        return GzipInput.isGzip(prefix)
     }
 
     /// Searches forward from `start + 1` for an offset where a whole record verifies and moves
@@ -196,11 +269,12 @@ private struct Cursor {
                 let length = header.loadUnaligned(as: UInt64.self).littleEndian
                 if length <= UInt64(EventFileReader.maximumRecordLength) {
                     let recordSize = Int(length) + TFRecord.overhead
-                    if candidate + recordSize > fileSizeNow() {
+                    guard let record = bytes(at: candidate, count: recordSize) else {
+                        // The header verifies but its data is not all here yet: a record being written.
                         resumeAt = candidate
                         break
                     }
-                    if let record = bytes(at: candidate, count: recordSize), Self.dataVerifies(record, length: Int(length)) {
+                    if Self.dataVerifies(record, length: Int(length)) {
                         resumeAt = candidate
                         break
                     }
@@ -223,6 +297,7 @@ private struct Cursor {
     }
 
     mutating func fileSizeNow() -> Int {
+        if let gzip { return gzip.decompressedCount }
         if let memory { return memory.count }
         var info = stat()
         if fstat(descriptor, &info) == 0 { fileSize = Int(info.st_size) }
@@ -232,6 +307,12 @@ private struct Cursor {
     /// `count` bytes at file offset `position`, loading them into the window if needed; nil if the
     /// file does not (yet) hold them. The view is valid until the next call.
     mutating func bytes(at position: Int, count: Int) -> UnsafeRawBufferPointer? {
+        if let gzip {
+            guard position >= 0, count >= 0 else { return nil }
+            let bytes = gzip.bytes(at: position, count: count)
+            fileSize = gzip.decompressedCount
+            return bytes
+        }
         if let memory {
             guard position >= 0, count >= 0, position <= memory.count, count <= memory.count - position else { return nil }
             return UnsafeRawBufferPointer(rebasing: memory[position..<(position + count)])

@@ -11,10 +11,14 @@ public struct RecordDiagnostic: Sendable, Equatable, CustomStringConvertible {
         case badRecord = "bad_record"
         /// The file could not be opened or read.
         case unreadable
+        /// A gzip-compressed file's compressed data is damaged (or followed by bytes that are not
+        /// gzip): the records decompressed before the damage were read, none after it can be.
+        case badCompression = "bad_compression"
     }
 
     public var file: String
-    /// Byte offset in the file where the problem starts.
+    /// Byte offset in the file where the problem starts; for a gzip-compressed file, the offset in
+    /// its decompressed data (the message names the compressed byte where that applies).
     public var offset: Int
     public var problem: Problem
     public var message: String
