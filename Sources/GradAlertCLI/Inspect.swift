@@ -9,7 +9,8 @@ public struct Inspect: AsyncParsableCommand {
         discussion: """
             PATH is an event file or a directory; directories are searched recursively for runs \
             (folders holding files whose name contains "tfevents"), and each run's files are read \
-            in name order.
+            in name order. Files compressed with gzip are decompressed as they are read; their \
+            offsets are offsets in the decompressed data.
 
             Each record is printed with its byte offset, step, wall time, tag, kind and value (for \
             histograms: count, min, max, mean, L2 norm and bucket count). Damage (a truncated tail, \

@@ -9,8 +9,8 @@ public struct Scan: AsyncParsableCommand {
         abstract: "Find exploding (and vanishing) gradients in TensorBoard log directories.",
         discussion: """
             Reads every run under each PATH (folders holding files whose name contains \
-            "tfevents"; any writer: TensorFlow, PyTorch, tensorboardX, Keras, JAX, gradalert), \
-            builds gradient-norm and loss series from the tags, and runs the detector over them:
+            "tfevents"; any writer: TensorFlow, PyTorch, tensorboardX, Keras, JAX, gradalert; \
+            files compressed with gzip too), builds gradient-norm and loss series from the tags, and runs the detector over them:
 
               nonfinite  critical  a NaN/Inf norm or loss (or histogram min/max/sum)
               spike      critical  far above the recent median (or absurd at any step)
