@@ -80,6 +80,52 @@ import Testing
         #expect(compared > 0)
     }
 
+    /// Summaries with no value, one, and several: every value decoded, in order, with its own
+    /// tag (long, non-ASCII, differing only in the last byte, or not valid UTF-8 and repaired).
+    @Test func everyValueOfASummaryIsDecodedInOrder() throws {
+        let tags = ["loss", "grad_norm/fc1.weighs", "grad_norm/fc1.weight", "градиент/слой-1.вес", "0123456789abcdef"]
+        func value(_ tag: [UInt8], _ number: Float) -> [UInt8] {
+            var value = ProtoBytes()
+            value.bytes(field: 1, tag)
+            value.key(2, 5)
+            withUnsafeBytes(of: number.bitPattern.littleEndian) { value.bytes += $0 }
+            return value.bytes
+        }
+        let broken = Array("grad_norm/broken-".utf8) + [0x80] + Array("-tag".utf8)
+        let groups: [[(tag: [UInt8], number: Float)]] = [
+            [],
+            [(Array(tags[1].utf8), 1)],
+            tags.enumerated().map { (Array($0.element.utf8), Float($0.offset)) },
+            [(broken, 7), (Array(tags[0].utf8), 8)],
+        ]
+        var file: [UInt8] = []
+        for (step, group) in groups.enumerated() {
+            var summary = ProtoBytes()
+            for (tag, number) in group { summary.bytes(field: 1, value(tag, number)) }
+            var event = ProtoBytes()
+            event.varint(field: 2, UInt64(step))
+            event.bytes(field: 5, summary.bytes)
+            file += TFRecord.frame(event.bytes)
+        }
+        let events = EventFileReader(bytes: file).readAll().compactMap { entry -> Event? in
+            if case .event(let event, _) = entry { return event }
+            return nil
+        }
+        #expect(events.count == groups.count)
+        let read = events.map { $0.summaryValues.map { value -> String in
+            guard case .scalar(let number) = value.value else { return "not a scalar" }
+            return "\(value.tag)=\(number)"
+        } }
+        let expected: [[String]] = [
+            [],
+            ["grad_norm/fc1.weighs=1.0"],
+            tags.enumerated().map { "\($0.element)=\(Double($0.offset))" },
+            ["grad_norm/broken-\u{FFFD}-tag=7.0", "loss=8.0"],
+        ]
+        #expect(read == expected)
+        _ = try Self.compareBothPaths { EventFileReader(bytes: file) }
+    }
+
     @Test func inPlaceMatchesDecodedOnDamagedFiles() throws {
         let file = try #require(Self.fixtureFiles.first { $0.contains("tensorboardx") })
         let original = try #require(FileManager.default.contents(atPath: file).map { [UInt8]($0) })

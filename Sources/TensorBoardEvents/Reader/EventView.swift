@@ -64,8 +64,13 @@ public struct EventView {
         case .other: decoded = .other
         case .sessionLog(let bytes): decoded = .sessionLog(try SessionLog(decoding: bytes))
         case .summary:
-            var decodedValues: [SummaryValue] = []
             var iterator = values
+            guard let first = try iterator.next() else {
+                decoded = .summary([])
+                break
+            }
+            // Most events hold one value: an array literal is one allocation, without growing.
+            var decodedValues = [try first.decode()]
             while let value = try iterator.next() { decodedValues.append(try value.decode()) }
             decoded = .summary(decodedValues)
         }
