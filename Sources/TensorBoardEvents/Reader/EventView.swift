@@ -144,7 +144,15 @@ public struct SummaryValueView {
     }
 
     public var tag: String { String(decoding: tagBytes, as: UTF8.self) }
-    public var pluginName: String { String(decoding: pluginNameBytes, as: UTF8.self) }
+    public var pluginName: String {
+        // The names nearly every value carries come from literals, without a UTF-8 check each time.
+        if pluginNameBytes.isEmpty { return "" }
+        if pluginIs("scalars") { return "scalars" }
+        if pluginIs("histograms") { return "histograms" }
+        if pluginIs("text") { return "text" }
+        if pluginIs("images") { return "images" }
+        return String(decoding: pluginNameBytes, as: UTF8.self)
+    }
 
     /// Whether the plugin name is `name` (compared as bytes, without making a string).
     public func pluginIs(_ name: StaticString) -> Bool {
@@ -173,15 +181,16 @@ public struct SummaryValueView {
 
     /// The owned value, fully decoded.
     public func decode() throws(WireError) -> SummaryValue {
+        let plugin = pluginName
         let value: SummaryValue.Value
         switch payload {
         case .none, .other: value = .unknown
         case .simpleValue(let number): value = .scalar(Double(number))
         case .histogram(let bytes): value = .histogram(try HistogramSummary(decoding: bytes))
         case .image(let bytes): value = .image(try ImageSummary(decoding: bytes))
-        case .tensor(let bytes): value = try RawTensor(bytes).interpret(pluginName: pluginName)
+        case .tensor(let bytes): value = try RawTensor(bytes).interpret(pluginName: plugin)
         }
-        return SummaryValue(tag: tag, pluginName: pluginName, value: value)
+        return SummaryValue(tag: tag, pluginName: plugin, value: value)
     }
 
     private static func pluginName(in metadata: UnsafeRawBufferPointer) throws(WireError) -> UnsafeRawBufferPointer {
