@@ -92,7 +92,16 @@ func fileBytes(_ path: String) throws -> [UInt8] {
         let expected = describedEntries(EventFileReader(path: writer.path))
         #expect(expected.count == 1201)
         #expect(describedEntries(EventFileReader(path: path)) == expected)
-        #expect(describedEntries(EventFileReader(path: path, bufferSize: 1000)) == expected)
+        let small = EventFileReader(path: path, bufferSize: 1000)
+        #expect(describedEntries(small) == expected)
+        // The window grew for the largest record, and no further (doubling stops at the record).
+        let offsets = EventFileReader(path: writer.path).readAll().compactMap { entry -> Int? in
+            if case .event(_, let offset) = entry { return offset }
+            return nil
+        } + [source.count]
+        let largest = zip(offsets, offsets.dropFirst()).map { $1 - $0 }.max() ?? 0
+        #expect(largest > 4000)
+        #expect(try #require(small.gzipWindowCapacity) <= largest)
     }
 
     /// A member that ends one or two bytes before the end of the reader's 256 KiB input buffer:
@@ -144,10 +153,93 @@ func fileBytes(_ path: String) throws -> [UInt8] {
             #expect(diagnostic.message.contains("gunzip"))
         } else { Issue.record("\(entries[1])") }
         if case .event(let event, _) = entries[2] { #expect(event.step == 5) } else { Issue.record("\(entries[2])") }
+        #expect(try #require(reader.gzipWindowCapacity) <= 1 << 20)
         // Without the limit the same file reads whole.
         let whole = EventFileReader(bytes: compressed).readAll()
         #expect(whole.count == 3)
         #expect(whole.allSatisfy { if case .event = $0 { true } else { false } })
+    }
+
+    /// Damage that sends the reader searching for the next record, where a header that verifies
+    /// claims more than the limit: the search stops there and the record is reported and skipped,
+    /// never decompressed into memory (a few MB of gzip can hold GBs of zeros).
+    @Test func resynchronisingOntoAHugeRecordDoesNotHoldIt() throws {
+        var huge = TFRecord.frame([UInt8](repeating: 0, count: 8 << 20))
+        huge.removeLast(4)
+        huge += [0, 0, 0, 0]  // its data CRC does not matter: it is never checked
+        let after = TFRecord.frame({ var e = ProtoBytes(); e.varint(field: 2, 9); return e.bytes }())
+        let compressed = gzipped([[0x55] + huge + after])
+        #expect(compressed.count < 100_000)
+        let reader = EventFileReader(bytes: compressed, name: "bomb.gz")
+        reader.gzipRecordLimit = 4096
+        let entries = reader.readAll()
+        let problems = entries.compactMap { entry -> RecordDiagnostic.Problem? in
+            if case .diagnostic(let diagnostic) = entry { return diagnostic.problem }
+            return nil
+        }
+        #expect(problems == [.badLengthCRC, .badRecord])
+        guard case .event(let last, let offset) = entries.last else {
+            Issue.record("the record after the huge one was not read: \(entries)")
+            return
+        }
+        #expect(last.step == 9)
+        #expect(offset == 1 + huge.count)
+        #expect(try #require(reader.gzipWindowCapacity) <= 1 << 20)
+    }
+
+    /// A gzip file on disk that grows: cut inside its trailer (every record read, the cut
+    /// reported), then completed with a wrong CRC-32: the damage is reported, though at the same
+    /// offset as the cut.
+    @Test func damageAfterACutAtTheSameOffsetIsReported() throws {
+        let directory = try TemporaryDirectory()
+        let source = try fileBytes(fixturesDirectory + "/" + Self.pairs[0].source)
+        var compressed = gzipped([source])
+        compressed[compressed.count - 6] ^= 0xFF  // in the stored CRC-32
+        let path = directory.path + "/events.out.tfevents.1.gz"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(compressed.dropLast(6))))
+        let reader = EventFileReader(path: path)
+        let first = describedEntries(reader)
+        #expect(first.last == "diagnostic truncated @\(source.count)")
+        #expect(first.filter { !$0.hasPrefix("diagnostic") }.count > 5)
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data(compressed.suffix(6)))
+        try handle.close()
+        #expect(describedEntries(reader) == ["diagnostic bad_compression @\(source.count)"])
+        #expect(describedEntries(reader) == [])
+    }
+
+    /// A second member whose first bytes are all that is written yet: a cut, not junk; when the
+    /// rest arrives, its records are read.
+    @Test func aMemberStillBeingAppendedIsReadWhenItArrives() throws {
+        let directory = try TemporaryDirectory()
+        let files = try eventFiles(in: fixturesDirectory + "/tensorboardx/multifile")
+        let first = try fileBytes(files[0])
+        let second = try fileBytes(files[1])
+        let secondMember = gzipped([second])
+        let path = directory.path + "/events.out.tfevents.1.gz"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(gzipped([first]) + secondMember.prefix(2))))
+        let reader = EventFileReader(path: path)
+        let before = describedEntries(reader)
+        #expect(before.last == "diagnostic truncated @\(first.count)")
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data(secondMember.dropFirst(2)))
+        try handle.close()
+        let after = describedEntries(reader)
+        let expected = describedEntries(EventFileReader(bytes: first + second))
+        #expect(before.dropLast() + after == expected)
+    }
+
+    /// Zero padding after the data (some archivers pad to a block size), read from disk.
+    @Test func zeroPaddingOnDiskIsReportedOnceAndEveryRecordRead() throws {
+        let directory = try TemporaryDirectory()
+        let source = try fileBytes(fixturesDirectory + "/" + Self.pairs[0].source)
+        let path = directory.path + "/events.out.tfevents.1.gz"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(gzipped([source]) + [UInt8](repeating: 0, count: 512))))
+        let entries = describedEntries(EventFileReader(path: path))
+        #expect(Array(entries.dropLast()) == describedEntries(EventFileReader(bytes: source)))
+        #expect(entries.last == "diagnostic bad_compression @\(source.count)")
     }
 
     /// `(gzip a; gzip b) > ab.gz`: the second file's records follow the first's, at offsets after it.
@@ -172,6 +264,7 @@ func fileBytes(_ path: String) throws -> [UInt8] {
         let source = try fileBytes(fixturesDirectory + "/" + Self.pairs[0].source)
         let compressed = gzipped([source], level: 1)
         let full = describedEntries(EventFileReader(bytes: compressed))
+        #expect(compressed.count > 1000)
         var previousCount = 0
         var cut = 0
         while cut < compressed.count {
@@ -185,7 +278,7 @@ func fileBytes(_ path: String) throws -> [UInt8] {
                 #expect(diagnostics.first?.hasPrefix("diagnostic truncated") == true, "cut at \(cut)")
             }
             previousCount = events.count
-            cut += cut < 64 ? 1 : 37
+            cut += 1
         }
         // The last 8 bytes (CRC-32 and length) missing: every record is there, and still reported.
         let noTrailer = describedEntries(EventFileReader(bytes: Array(compressed.dropLast(8))))

@@ -25,6 +25,23 @@ import Testing
         #expect(runs[1].files.count == 1)
     }
 
+    /// `gzip -k` leaves the original beside the copy: the run reads it once, uncompressed; a gzip
+    /// file on its own, and a compressed copy in another folder, are read.
+    @Test func aGzipCopyBesideItsOriginalIsSkipped() throws {
+        let directory = try TemporaryDirectory()
+        let root = directory.path
+        try FileManager.default.createDirectory(atPath: root + "/run", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/archive", withIntermediateDirectories: true)
+        for name in ["run/events.out.tfevents.1.h", "run/events.out.tfevents.1.h.gz", "run/events.out.tfevents.2.h.gz",
+                     "archive/events.out.tfevents.1.h.gz"] {
+            _ = FileManager.default.createFile(atPath: root + "/" + name, contents: Data())
+        }
+        let runs = try LogDirectory.runs(in: root)
+        #expect(runs.map(\.name) == ["archive", "run"])
+        #expect(runs[0].files.map { ($0 as NSString).lastPathComponent } == ["events.out.tfevents.1.h.gz"])
+        #expect(runs[1].files.map { ($0 as NSString).lastPathComponent } == ["events.out.tfevents.1.h", "events.out.tfevents.2.h.gz"])
+    }
+
     @Test func aFileIsARunOfOneFile() throws {
         let directory = try TemporaryDirectory()
         let path = directory.path + "/events.out.tfevents.1.h"

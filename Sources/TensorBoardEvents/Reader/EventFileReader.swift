@@ -38,6 +38,9 @@ public final class EventFileReader {
         set { cursor.gzipRecordLimit = newValue }
     }
 
+    /// For a gzip file, the bytes its window of decompressed data holds now (for tests).
+    var gzipWindowCapacity: Int? { cursor.gzip?.window.count }
+
     public init(path: String, bufferSize: Int = 1 << 20) {
         self.path = path
         cursor = Cursor(path: path, window: .allocate(byteCount: Swift.max(bufferSize, 64), alignment: 16))
@@ -52,7 +55,12 @@ public final class EventFileReader {
             let count = withUnsafeMutableBytes(of: &prefix) { pread(cursor.descriptor, $0.baseAddress!, $0.count, 0) }
             withUnsafeBytes(of: &prefix) { prefix in
                 let read = UnsafeRawBufferPointer(rebasing: prefix[0..<Swift.max(count, 0)])
-                if Cursor.isGzip(read) { cursor.gzip = GzipInput(descriptor: cursor.descriptor, windowSize: bufferSize) }
+                if Cursor.isGzip(read) {
+                    cursor.gzip = GzipInput(descriptor: cursor.descriptor, windowSize: bufferSize)
+                    // The gzip input keeps its own window of decompressed bytes.
+                    cursor.window.deallocate()
+                    cursor.window = .allocate(byteCount: 64, alignment: 16)
+                }
             }
         }
     }
@@ -141,8 +149,10 @@ private struct Cursor {
     var memory: UnsafeMutableRawBufferPointer?
     /// For a gzip-compressed file: its decompressed bytes, which all offsets then refer to.
     var gzip: GzipInput?
-    /// The decompressed offset where the end of a gzip file's readable data was last reported.
-    var reportedGzipEndAt = -1
+    /// Whether a gzip file's failure (damage, trailing bytes) was reported: it is final, so once.
+    var reportedGzipFailure = false
+    /// The decompressed offset where a gzip file cut inside a member was last reported.
+    var reportedGzipCutAt = -1
     /// The largest record (framing included) read from a gzip file.
     var gzipRecordLimit = 1 << 28
     var openFailure: RecordDiagnostic?
@@ -217,33 +227,33 @@ private struct Cursor {
             message: "the file ends \(available) bytes into a record that needs \(needed); a writer may still be writing it"))
     }
 
-    /// Why a gzip file's decompressed data ends here, if it ends early: damaged compressed data
-    /// (reported once, and instead of the record it cuts short) or compressed data that stops
-    /// inside a member (reported once per place, as a truncation: the file may still be growing).
+    /// Why a gzip file's decompressed data ends here, if it ends early: damaged compressed data or
+    /// bytes that are not gzip (final: reported once, in place of the record they cut short), or
+    /// compressed data that stops inside a member (once per place, as a truncation: the file may
+    /// still be growing).
     mutating func gzipEnd(_ gzip: GzipInput) -> RecordDiagnostic? {
-        guard reportedGzipEndAt != offset else { return nil }
         let ends = gzip.decompressedCount
-        switch gzip.failure {
-        case .damaged(let compressedOffset, let reason):
-            reportedGzipEndAt = offset
+        let partial = ends > offset ? ", \(ends - offset) decompressed bytes into a record" : ""
+        if let failure = gzip.failure {
+            guard !reportedGzipFailure else { return nil }
+            reportedGzipFailure = true
             reportedTruncationAt = offset
-            return RecordDiagnostic(
-                file: path, offset: offset, problem: .badCompression,
-                message: "the compressed data is damaged at or before compressed byte \(compressedOffset) (\(reason)); every record before offset \(offset) of the decompressed data was read, and nothing after the damage can be recovered")
-        case .trailingBytes(let compressedOffset):
-            reportedGzipEndAt = offset
-            reportedTruncationAt = offset
-            return RecordDiagnostic(
-                file: path, offset: offset, problem: .badCompression,
-                message: "the bytes from compressed byte \(compressedOffset) on follow the last gzip member but are not gzip; every record before them was read and they were ignored")
-        case nil: break
+            let message = switch failure {
+            case .damaged(let compressedOffset, let reason):
+                "the compressed data is damaged at or before compressed byte \(compressedOffset) (\(reason))\(partial); every record before offset \(offset) of the decompressed data was read, and nothing after the damage can be recovered"
+            case .trailingBytes(let compressedOffset):
+                "the bytes from compressed byte \(compressedOffset) on follow the last gzip member but are not gzip\(partial); every record before offset \(offset) of the decompressed data was read, and those bytes were ignored"
+            case .unavailable(let reason):
+                "zlib could not decompress this file (\(reason)); nothing after offset \(offset) of the decompressed data was read"
+            }
+            return RecordDiagnostic(file: path, offset: offset, problem: .badCompression, message: message)
         }
-        if gzip.endsInsideMember {
-            reportedGzipEndAt = offset
+        if gzip.endsInsideMember, reportedGzipCutAt != offset {
+            reportedGzipCutAt = offset
             reportedTruncationAt = offset
             return RecordDiagnostic(
                 file: path, offset: offset, problem: .truncated,
-                message: "the gzip data ends inside a member at compressed byte \(gzip.compressedOffset)\(ends > offset ? ", \(ends - offset) decompressed bytes into a record" : ""); the file was cut short or is still being written, and any records after this point are missing")
+                message: "the gzip data ends inside a member at compressed byte \(gzip.compressedOffset)\(partial); the file was cut short or is still being written, and any records after this point are missing")
         }
         return nil
     }
@@ -269,6 +279,11 @@ private struct Cursor {
                 let length = header.loadUnaligned(as: UInt64.self).littleEndian
                 if length <= UInt64(EventFileReader.maximumRecordLength) {
                     let recordSize = Int(length) + TFRecord.overhead
+                    if gzip != nil, recordSize > gzipRecordLimit {
+                        // Not decompressed into memory here: nextRecord reports it and skips it.
+                        resumeAt = candidate
+                        break
+                    }
                     guard let record = bytes(at: candidate, count: recordSize) else {
                         // The header verifies but its data is not all here yet: a record being written.
                         resumeAt = candidate
@@ -326,21 +341,26 @@ private struct Cursor {
             window.deallocate()
             window = .allocate(byteCount: count, alignment: 16)
         }
-        var loaded = 0
-        let capacity = window.count
-        let descriptor = self.descriptor
-        while loaded < capacity {
-            let result = pread(descriptor, window.baseAddress! + loaded, capacity - loaded, off_t(position + loaded))
-            if result < 0 {
-                if errno == EINTR { continue }
-                break
-            }
-            if result == 0 { break }
-            loaded += result
-        }
+        let loaded = preadFully(descriptor, into: window.baseAddress!, count: window.count, at: position)
         windowStart = position
         windowCount = loaded
         guard loaded >= count else { return nil }
         return UnsafeRawBufferPointer(rebasing: window[0..<count])
     }
+}
+
+/// Reads up to `count` bytes at `offset` (retrying short reads and EINTR); returns how many were
+/// read, fewer at the end of the file or on an error.
+func preadFully(_ descriptor: Int32, into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) -> Int {
+    var loaded = 0
+    while loaded < count {
+        let result = pread(descriptor, buffer + loaded, count - loaded, off_t(offset + loaded))
+        if result < 0 {
+            if errno == EINTR { continue }
+            break
+        }
+        if result == 0 { break }
+        loaded += result
+    }
+    return loaded
 }

@@ -20,6 +20,8 @@ final class GzipInput {
         case damaged(compressedOffset: Int, reason: String)
         /// Bytes after the last member that are not gzip (padding, or another format appended).
         case trailingBytes(compressedOffset: Int)
+        /// zlib could not be started (out of memory).
+        case unavailable(reason: String)
     }
 
     private(set) var failure: Failure?
@@ -74,7 +76,7 @@ final class GzipInput {
         if CGradAlertZlib_inflateInit2(&stream, 16 + MAX_WBITS) == Z_OK {
             initialised = true
         } else {
-            failure = .damaged(compressedOffset: 0, reason: "zlib could not start decompressing: out of memory")
+            failure = .unavailable(reason: "inflateInit2 failed: out of memory")
         }
     }
 
@@ -95,8 +97,9 @@ final class GzipInput {
             if windowStart < position {
                 // All of the window lay before `position`: decompress into it and drop again.
             } else if windowCount == window.count {
-                // The record is larger than the window, and its first bytes are here: grow.
-                let larger = UnsafeMutableRawBufferPointer.allocate(byteCount: window.count * 2, alignment: 16)
+                // The record is larger than the window, and its first bytes are here: grow, by
+                // doubling but never past the record (whose size the caller has bounded).
+                let larger = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.min(window.count * 2, count), alignment: 16)
                 larger.baseAddress!.copyMemory(from: window.baseAddress!, byteCount: windowCount)
                 window.deallocate()
                 window = larger
@@ -111,8 +114,9 @@ final class GzipInput {
     /// The decompressed size known so far (more may come).
     var decompressedCount: Int { windowStart + windowCount }
 
-    /// Whether the compressed data stops inside a member (a file cut short, or still being written).
-    var endsInsideMember: Bool { inMember && failure == nil }
+    /// Whether the compressed data stops inside a member (a file cut short, or still being written),
+    /// or one or two bytes into the next one's header.
+    var endsInsideMember: Bool { failure == nil && (inMember || stream.avail_in > 0) }
 
     /// Decompresses into the free end of the window; false when nothing more can come now.
     private func inflateMore() -> Bool {
@@ -120,10 +124,8 @@ final class GzipInput {
         if stream.avail_in == 0, !refill() { return false }
         if !inMember {
             // A member starts with the gzip magic; anything else after a member is not gzip.
-            if stream.avail_in < 3, !refill() || stream.avail_in < 3 {
-                if stream.avail_in > 0 { failure = .trailingBytes(compressedOffset: compressedOffset) }
-                return false
-            }
+            // Fewer than 3 bytes: the next member's header may still be being written.
+            if stream.avail_in < 3, !refill() || stream.avail_in < 3 { return false }
             guard Self.isGzip(UnsafeRawBufferPointer(start: stream.next_in, count: Int(stream.avail_in))) else {
                 failure = .trailingBytes(compressedOffset: compressedOffset)
                 return false
@@ -168,16 +170,7 @@ final class GzipInput {
         }
         let base = input.baseAddress!
         if kept > 0, let next = stream.next_in { memmove(base, next, kept) }
-        var loaded = kept
-        while loaded < input.count {
-            let result = pread(descriptor, base + loaded, input.count - loaded, off_t(compressedOffset + loaded))
-            if result < 0 {
-                if errno == EINTR { continue }
-                break
-            }
-            if result == 0 { break }
-            loaded += result
-        }
+        let loaded = kept + preadFully(descriptor, into: base + kept, count: input.count - kept, at: compressedOffset + kept)
         stream.next_in = base.assumingMemoryBound(to: Bytef.self)
         stream.avail_in = uInt(loaded)
         return loaded > kept

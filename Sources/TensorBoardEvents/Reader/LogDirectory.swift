@@ -2,7 +2,8 @@ import Foundation
 
 /// Finds runs the way TensorBoard does: a run is a directory that directly holds files whose name
 /// contains `tfevents` (names ending `.profile-empty` are skipped), found recursively; its files are
-/// read in name order (a run may hold several: restarts, data-parallel ranks).
+/// read in name order (a run may hold several: restarts, data-parallel ranks). A gzip copy
+/// (`NAME.gz`) beside its uncompressed original is skipped.
 public enum LogDirectory {
     public struct Run: Sendable, Equatable {
         /// The run's path relative to the directory searched, "/"-separated; "." for that directory.
@@ -62,6 +63,10 @@ public enum LogDirectory {
                 files.append(full)
             }
         }
+        // `gzip -k` leaves the original beside its copy: read it once, from the uncompressed file
+        // (two copies read as two writers would double every alert).
+        let present = Set(files)
+        files.removeAll { $0.hasSuffix(".gz") && present.contains(String($0.dropLast(3))) }
         if !files.isEmpty {
             files.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             runs.append(Run(name: relative.isEmpty ? "." : relative, path: directory, files: files))
