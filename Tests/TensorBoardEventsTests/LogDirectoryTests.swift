@@ -42,6 +42,16 @@ import Testing
         #expect(runs[1].files.map { ($0 as NSString).lastPathComponent } == ["events.out.tfevents.1.h", "events.out.tfevents.2.h.gz"])
     }
 
+    /// A dangling link in place of the original does not hide the compressed copy.
+    @Test func aGzipCopyBesideADanglingLinkIsRead() throws {
+        let directory = try TemporaryDirectory()
+        let root = directory.path
+        try FileManager.default.createSymbolicLink(atPath: root + "/events.out.tfevents.1.h", withDestinationPath: root + "/gone")
+        _ = FileManager.default.createFile(atPath: root + "/events.out.tfevents.1.h.gz", contents: Data())
+        let runs = try LogDirectory.runs(in: root)
+        #expect(runs.first?.files.map { ($0 as NSString).lastPathComponent } == ["events.out.tfevents.1.h", "events.out.tfevents.1.h.gz"])
+    }
+
     @Test func aFileIsARunOfOneFile() throws {
         let directory = try TemporaryDirectory()
         let path = directory.path + "/events.out.tfevents.1.h"

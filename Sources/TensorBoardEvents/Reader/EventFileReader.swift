@@ -280,9 +280,10 @@ private struct Cursor {
                 if length <= UInt64(EventFileReader.maximumRecordLength) {
                     let recordSize = Int(length) + TFRecord.overhead
                     if gzip != nil, recordSize > gzipRecordLimit {
-                        // Not decompressed into memory here: nextRecord reports it and skips it.
-                        resumeAt = candidate
-                        break
+                        // Its data cannot be checked without holding it (in a gzip file the bytes
+                        // always exist), and a header can verify by chance: not taken for a record.
+                        candidate += 1
+                        continue
                     }
                     guard let record = bytes(at: candidate, count: recordSize) else {
                         // The header verifies but its data is not all here yet: a record being written.

@@ -20,7 +20,7 @@ final class GzipInput {
         case damaged(compressedOffset: Int, reason: String)
         /// Bytes after the last member that are not gzip (padding, or another format appended).
         case trailingBytes(compressedOffset: Int)
-        /// zlib could not be started (out of memory).
+        /// zlib could not be started (out of memory, or a library that does not match its header).
         case unavailable(reason: String)
     }
 
@@ -73,10 +73,11 @@ final class GzipInput {
 
     private func start() {
         // 16 + 15: a gzip wrapper (header and CRC-32/length trailer checked) around a 32 KiB window.
-        if CGradAlertZlib_inflateInit2(&stream, 16 + MAX_WBITS) == Z_OK {
+        let status = CGradAlertZlib_inflateInit2(&stream, 16 + MAX_WBITS)
+        if status == Z_OK {
             initialised = true
         } else {
-            failure = .unavailable(reason: "inflateInit2 failed: out of memory")
+            failure = .unavailable(reason: "inflateInit2 returned \(status)\(status == Z_MEM_ERROR ? ": out of memory" : "")")
         }
     }
 
@@ -124,8 +125,15 @@ final class GzipInput {
         if stream.avail_in == 0, !refill() { return false }
         if !inMember {
             // A member starts with the gzip magic; anything else after a member is not gzip.
-            // Fewer than 3 bytes: the next member's header may still be being written.
-            if stream.avail_in < 3, !refill() || stream.avail_in < 3 { return false }
+            // Fewer than 3 bytes: the next member's header may still be being written, if they
+            // are the start of one; a stray newline or padding byte is not.
+            if stream.avail_in < 3, !refill() || stream.avail_in < 3 {
+                let next = UnsafeRawBufferPointer(start: stream.next_in, count: Int(stream.avail_in))
+                if next.count >= 1, next[0] != 0x1f || (next.count == 2 && next[1] != 0x8b) {
+                    failure = .trailingBytes(compressedOffset: compressedOffset)
+                }
+                return false
+            }
             guard Self.isGzip(UnsafeRawBufferPointer(start: stream.next_in, count: Int(stream.avail_in))) else {
                 failure = .trailingBytes(compressedOffset: compressedOffset)
                 return false

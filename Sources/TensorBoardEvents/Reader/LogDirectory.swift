@@ -3,7 +3,7 @@ import Foundation
 /// Finds runs the way TensorBoard does: a run is a directory that directly holds files whose name
 /// contains `tfevents` (names ending `.profile-empty` are skipped), found recursively; its files are
 /// read in name order (a run may hold several: restarts, data-parallel ranks). A gzip copy
-/// (`NAME.gz`) beside its uncompressed original is skipped.
+/// (`NAME.gz`) beside a readable uncompressed original is skipped.
 public enum LogDirectory {
     public struct Run: Sendable, Equatable {
         /// The run's path relative to the directory searched, "/"-separated; "." for that directory.
@@ -65,8 +65,13 @@ public enum LogDirectory {
         }
         // `gzip -k` leaves the original beside its copy: read it once, from the uncompressed file
         // (two copies read as two writers would double every alert).
+        // Only when the original can be read: a dangling link must not hide the copy.
         let present = Set(files)
-        files.removeAll { $0.hasSuffix(".gz") && present.contains(String($0.dropLast(3))) }
+        files.removeAll { file in
+            guard file.hasSuffix(".gz") else { return false }
+            let original = String(file.dropLast(3))
+            return present.contains(original) && FileManager.default.isReadableFile(atPath: original)
+        }
         if !files.isEmpty {
             files.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             runs.append(Run(name: relative.isEmpty ? "." : relative, path: directory, files: files))
