@@ -77,6 +77,11 @@ def main():
         row("", read, "Python EventAccumulator", peer("event_accumulator_mb_per_s"))
         row("", read, "tbparse", peer("tbparse_mb_per_s"))
         rows.append(("reader ≥ 1 GB/s", fmt(read * 1e6, "B/s"), "", "", "", "met" if read >= 1000 else "NOT met"))
+    gz_key = "Read_gzip_logdir_(decode_every_record)"
+    if gz_key in swift and "Read_logdir_(decode_every_record)" in swift:
+        # The same event data, read from gzip files: MB of decompressed data per second.
+        gz = size / swift[gz_key] / 1e6
+        row("reader, gzip-compressed logdir, MB/s of event data (1 core)", gz, "same logdir uncompressed (same run)", read)
     in_place_key = "Read_logdir_in_place_(tags,_scalars,_histogram_moments)"
     if in_place_key in swift:
         in_place = size / swift[in_place_key] / 1e6

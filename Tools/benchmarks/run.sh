@@ -21,6 +21,13 @@ for spec in "logdir 200 4" "logdir-50 50 1" "logdir-500 500 4"; do
     [[ -d "$out/$1" ]] || "$bin/bench-logdir" "$out/$1" "$2" "$3"
 done
 bytes=$(find "$out/logdir" -name '*tfevents*' -printf '%s\n' | awk '{s+=$1} END {print s}')
+# The 200 MB logdir again, each file compressed by gzip(1) at its default level.
+if [[ ! -d "$out/logdir-gz" ]]; then
+    (cd "$out/logdir" && find . -name '*tfevents*' -type f) | while read -r file; do
+        mkdir -p "$out/logdir-gz/$(dirname "$file")"
+        gzip -c "$out/logdir/$file" > "$out/logdir-gz/$file.gz"
+    done
+fi
 
 echo "==> Python peers venv"
 venv="$root/.venv-bench"
@@ -31,9 +38,9 @@ if [[ ! -x "$venv/bin/python" ]] || ! cmp -s "$here/peers-requirements.txt" "$ve
 fi
 
 echo "==> Swift benchmarks, one core"
-(cd "$here" && BENCH_LOGDIR="$out/logdir" taskset -c 0 swift package --allow-writing-to-package-directory \
+(cd "$here" && BENCH_LOGDIR="$out/logdir" BENCH_LOGDIR_GZ="$out/logdir-gz" taskset -c 0 swift package --allow-writing-to-package-directory \
     benchmark --skip ".*2 threads.*" --format jmh --path "$out/one-core" --no-progress)
-(cd "$here" && BENCH_LOGDIR="$out/logdir" taskset -c 0 swift package benchmark --skip ".*2 threads.*" --no-progress) > "$out/one-core.txt"
+(cd "$here" && BENCH_LOGDIR="$out/logdir" BENCH_LOGDIR_GZ="$out/logdir-gz" taskset -c 0 swift package benchmark --skip ".*2 threads.*" --no-progress) > "$out/one-core.txt"
 
 echo "==> Swift benchmarks, two cores (scaling)"
 (cd "$here" && swift package --allow-writing-to-package-directory \

@@ -59,6 +59,24 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The same logdir with every file compressed by gzip(1) (run.sh makes it): the cost of
+    // decompressing on top of reading.
+    if let logdir = ProcessInfo.processInfo.environment["BENCH_LOGDIR_GZ"] {
+        let files = ((try? LogDirectory.runs(in: logdir)) ?? []).flatMap(\.files)
+        Benchmark("Read gzip logdir (decode every record)", configuration: .init(maxDuration: .seconds(20), maxIterations: 10)) { benchmark in
+            for _ in benchmark.scaledIterations {
+                var events = 0
+                for file in files {
+                    let reader = EventFileReader(path: file)
+                    while let entry = reader.next() {
+                        if case .event = entry { events += 1 }
+                    }
+                }
+                blackHole(events)
+            }
+        }
+    }
+
     if let logdir = ProcessInfo.processInfo.environment["BENCH_LOGDIR"] {
         let files = ((try? LogDirectory.runs(in: logdir)) ?? []).flatMap(\.files)
         Benchmark("Read logdir (decode every record)", configuration: .init(maxDuration: .seconds(20), maxIterations: 20)) { benchmark in
