@@ -90,7 +90,8 @@ public struct Inspect: AsyncParsableCommand {
             if records >= 0 { readable += 1 }
             if format == .text {
                 let size = LogDirectory.fileSize(file)
-                output.write("-- \(max(records, 0)) records, \(problems) problems, \(size) bytes\(size == 0 ? " (empty file)" : "")\n")
+                let note = size == 0 ? " (empty file)" : reader.isGzipCompressed ? " (gzip; the offsets are in the decompressed data)" : ""
+                output.write("-- \(max(records, 0)) records, \(problems) problems, \(size) bytes\(note)\n")
             }
         }
         if readable == 0 { return ExitStatus.usage }

@@ -30,6 +30,24 @@ import Testing
         #expect(output.contains("-- 5 records, 0 problems"))
     }
 
+    /// A gzip-compressed copy prints the same records at the same offsets, and says its offsets
+    /// are in the decompressed data.
+    @Test func gzipFileListsTheSameRecords() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures").path
+        let plain = fixtures + "/tensorboardx/histograms/events.out.tfevents.1795916572.gradalert-fixtures"
+        let compressed = fixtures + "/gzip/tensorboardx-histograms/events.out.tfevents.1795916572.gradalert-fixtures.gz"
+        var expected = ""
+        var output = ""
+        #expect(try Inspect.inspect(paths: [plain], format: .text, output: &expected) == ExitStatus.success)
+        #expect(try Inspect.inspect(paths: [compressed], format: .text, output: &output) == ExitStatus.success)
+        let records = { (text: String) in text.split(separator: "\n").filter { $0.hasPrefix("@") } }
+        #expect(records(output).count > 5)
+        #expect(records(output) == records(expected))
+        #expect(output.contains("(gzip; the offsets are in the decompressed data)"))
+        #expect(!expected.contains("gzip"))
+    }
+
     @Test func jsonIsOneObjectPerRecord() throws {
         let (directory, _) = try makeLog()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -38,6 +38,9 @@ public final class EventFileReader {
         set { cursor.gzipRecordLimit = newValue }
     }
 
+    /// Whether the file is gzip-compressed (its offsets are then offsets in the decompressed data).
+    public var isGzipCompressed: Bool { cursor.gzip != nil }
+
     /// For a gzip file, the bytes its window of decompressed data holds now (for tests).
     var gzipWindowCapacity: Int? { cursor.gzip?.window.count }
 
