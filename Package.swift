@@ -88,15 +88,16 @@ let package = Package(
             path: "Tools/reliability/writer",
             swiftSettings: swiftSettings
         ),
-        // Helpers the test targets share (an exact JSON parser for the fixtures).
+        // Helpers the test targets share (an exact JSON parser for the fixtures; gzip made by zlib).
         .target(
             name: "GradAlertTestSupport",
+            dependencies: ["CGradAlertZlib"],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TensorBoardEventsTests",
-            dependencies: ["TensorBoardEvents", "CGradAlertCRC32C", "CGradAlertZlib", "GradAlertTestSupport"],
+            dependencies: ["TensorBoardEvents", "CGradAlertCRC32C", "GradAlertTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -117,7 +118,7 @@ let package = Package(
         .testTarget(
             name: "GradAlertCLITests",
             dependencies: [
-                "GradAlertCLI", "TensorBoardEvents", "ExplosionDetector",
+                "GradAlertCLI", "TensorBoardEvents", "ExplosionDetector", "GradAlertTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ExplosionDetector
 import Foundation
+import GradAlertTestSupport
 import Testing
 
 @testable import GradAlertCLI
@@ -41,6 +42,30 @@ import Testing
         let late = watcher.poll().alerts
         #expect(late.map(\.run) == ["second"])
         #expect(watcher.runNames == ["live", "second"])
+    }
+
+    /// `gzip NAME` on a file being followed (NAME.gz appears, NAME goes): the watcher carries on
+    /// from where it was, in the same stream. Without that, NAME.gz would be a new writer, read
+    /// from its start, and every alert would come again.
+    @Test func aFollowedFileReplacedByItsGzipCopyIsNotReadAgain() throws {
+        let folder = try LogFolder()
+        let watcher = Watcher(logdir: folder.path, classifier: try TagClassifier(), configuration: .init())
+        let writer = try SummaryWriter(logdir: folder.path + "/run")
+        for step in 0..<60 { try writer.scalar("grad_norm/global", step == 50 ? 1e5 : 1 + 0.01 * Double(step % 7), step: step) }
+        try writer.flush()
+        let first = watcher.poll().alerts + watcher.poll().alerts
+        #expect(first.map(\.alert.alert.step) == [50])
+        // More records, written before the poll that finds the file compressed.
+        for step in 60..<80 { try writer.scalar("grad_norm/global", step == 70 ? .nan : 1, step: step) }
+        try writer.close()
+        let bytes = try [UInt8](#require(FileManager.default.contents(atPath: writer.path)))
+        #expect(FileManager.default.createFile(atPath: writer.path + ".gz", contents: Data(gzipped([bytes]))))
+        try FileManager.default.removeItem(atPath: writer.path)
+        let after = watcher.poll().alerts + watcher.poll().alerts
+        #expect(after.map(\.alert.alert.step) == [70])
+        #expect(after.map(\.alert.alert.kind.rawValue) == ["nonfinite"])
+        #expect(watcher.streamCounts == ["run": 1])
+        #expect((watcher.poll().alerts + watcher.poll().alerts).isEmpty)
     }
 
     /// The real command, in its own process: prints alerts as JSON lines, runs --exec with the

@@ -1,34 +1,8 @@
-import CGradAlertZlib
 import Foundation
+import GradAlertTestSupport
 import Testing
 
 @testable import TensorBoardEvents
-
-/// gzip's format made by zlib (the library gzip(1) is built on): one member per part, so several
-/// parts make a multi-member file, as `cat a.gz b.gz` does.
-func gzipped(_ parts: [[UInt8]], level: Int32 = 6) -> [UInt8] {
-    var output: [UInt8] = []
-    for part in parts {
-        var stream = z_stream()
-        // 16 + 15: a gzip wrapper around a 32 KiB window.
-        precondition(CGradAlertZlib_deflateInit2(&stream, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK)
-        var member = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(part.count))) + 64)
-        var input = part
-        let status = input.withUnsafeMutableBufferPointer { source in
-            member.withUnsafeMutableBufferPointer { destination in
-                stream.next_in = source.baseAddress
-                stream.avail_in = uInt(source.count)
-                stream.next_out = destination.baseAddress
-                stream.avail_out = uInt(destination.count)
-                return deflate(&stream, Z_FINISH)
-            }
-        }
-        precondition(status == Z_STREAM_END)
-        output += member[0..<Int(stream.total_out)]
-        deflateEnd(&stream)
-    }
-    return output
-}
 
 /// Every entry of a reader, each as its full description: equal strings mean equal events, values,
 /// offsets and diagnostics.
@@ -254,6 +228,31 @@ func fileBytes(_ path: String) throws -> [UInt8] {
         let entries = describedEntries(EventFileReader(path: path))
         #expect(Array(entries.dropLast()) == describedEntries(EventFileReader(bytes: source)))
         #expect(entries.last == "diagnostic bad_compression @\(source.count)")
+    }
+
+    /// `skip(to:)` at a record's offset, in the plain file and in its gzip copy: the records from
+    /// there on, exactly; an offset behind the reader changes nothing.
+    @Test func skipToARecordReadsTheRestInBothForms() throws {
+        let source = fixturesDirectory + "/" + Self.pairs[0].source
+        let compressed = Self.gzipDirectory + "/" + Self.pairs[0].compressed
+        let full = describedEntries(EventFileReader(path: source))
+        let offsets = EventFileReader(path: source).readAll().compactMap { entry -> Int? in
+            if case .event(_, let offset) = entry { return offset }
+            return nil
+        }
+        #expect(offsets.count > 5)
+        for index in [1, offsets.count / 2, offsets.count - 1] {
+            for path in [source, compressed] {
+                let reader = EventFileReader(path: path)
+                reader.skip(to: offsets[index])
+                #expect(describedEntries(reader) == Array(full[index...]), "\(path) from record \(index)")
+            }
+        }
+        let reader = EventFileReader(path: compressed)
+        _ = reader.next()
+        _ = reader.next()
+        reader.skip(to: offsets[1])
+        #expect(describedEntries(reader) == Array(full[2...]))
     }
 
     /// `(gzip a; gzip b) > ab.gz`: the second file's records follow the first's, at offsets after it.

@@ -23,8 +23,9 @@ public final class Watcher {
     /// detector.
     private final class RunState {
         var streams: [Stream] = []
-        /// Per file: its reader and stream, once its first record has been read.
-        var files: [String: (reader: EventFileReader, stream: Int)] = [:]
+        /// Per file: its reader and stream, once its first record has been read, and that record's
+        /// wall time.
+        var files: [String: (reader: EventFileReader, stream: Int, start: Double?)] = [:]
 
         struct Stream {
             var analysis: RunAnalysis
@@ -64,7 +65,7 @@ public final class Watcher {
                 let stream: Int
                 let reader: EventFileReader
                 if let known = state.files[file] {
-                    (reader, stream) = known
+                    (reader, stream, _) = known
                 } else {
                     let start: Double?
                     switch LogScanner.firstRecord(of: file) {
@@ -72,15 +73,24 @@ public final class Watcher {
                     case .wallTime(let time): start = time
                     case .damaged: start = nil
                     }
-                    stream = state.streams.firstIndex { candidate in
-                        guard let start else { return true }  // a damaged first record: the first stream, as scan does
-                        return candidate.analysis.summaryEventsConsumed > 0 && candidate.lastWallTime <= start
-                    } ?? state.streams.count
-                    if stream == state.streams.count {
-                        state.streams.append(RunState.Stream(analysis: RunAnalysis(name: run.name, classifier: classifier, configuration: configuration)))
+                    if let replaced = Self.compressedCopy(file, start: start, of: state) {
+                        // `gzip NAME` replaced a file being followed: the same records, so carry on
+                        // from where its reader stopped, in its stream, rather than read them again.
+                        let old = state.files.removeValue(forKey: replaced)!
+                        reader = EventFileReader(path: file)
+                        reader.skip(to: old.reader.offset)
+                        stream = old.stream
+                    } else {
+                        stream = state.streams.firstIndex { candidate in
+                            guard let start else { return true }  // a damaged first record: the first stream, as scan does
+                            return candidate.analysis.summaryEventsConsumed > 0 && candidate.lastWallTime <= start
+                        } ?? state.streams.count
+                        if stream == state.streams.count {
+                            state.streams.append(RunState.Stream(analysis: RunAnalysis(name: run.name, classifier: classifier, configuration: configuration)))
+                        }
+                        reader = EventFileReader(path: file)
                     }
-                    reader = EventFileReader(path: file)
-                    state.files[file] = (reader, stream)
+                    state.files[file] = (reader, stream, start)
                 }
                 findings += state.streams[stream].analysis.consume(reader).map { Finding(run: run.name, alert: $0.onStream(stream)) }
                 if let last = state.streams[stream].analysis.lastWallTime {
@@ -100,6 +110,17 @@ public final class Watcher {
             }
         }
         return (findings, diagnostics)
+    }
+
+    /// The file `file` replaced, when it is `NAME.gz` for a `NAME` being followed that is gone and
+    /// whose first record had the same wall time: what `gzip NAME` leaves behind.
+    private static func compressedCopy(_ file: String, start: Double?, of state: RunState) -> String? {
+        guard file.hasSuffix(".gz"), let start else { return nil }
+        let original = String(file.dropLast(3))
+        guard let known = state.files[original], known.start == start,
+            !FileManager.default.fileExists(atPath: original)
+        else { return nil }
+        return original
     }
 
     /// How many concurrent writers each run has shown so far (1 for most runs).

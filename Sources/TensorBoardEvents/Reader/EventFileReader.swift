@@ -88,6 +88,14 @@ public final class EventFileReader {
         cursor.window.deallocate()
     }
 
+    /// Moves forward to `offset` without returning what lies before it: where another reader of
+    /// the same data stopped (`watch` does this when `gzip` replaces a file it was following).
+    /// Offsets are those `offset` reports; in a gzip file, the bytes before it are decompressed
+    /// and dropped. An offset at or before the current one changes nothing.
+    public func skip(to offset: Int) {
+        if offset > cursor.offset { cursor.offset = offset }
+    }
+
     /// Every entry from the current offset to the end of the file as it is now.
     public func readAll() -> [EventFileEntry] {
         var entries: [EventFileEntry] = []
