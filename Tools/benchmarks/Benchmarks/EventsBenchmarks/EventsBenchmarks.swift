@@ -12,6 +12,19 @@ let scalarsPerIteration = 100_000
 let crcBytes = 1 << 20
 let largeCRCBytes = 64 << 20
 
+/// Reads every record of `files` with `next()`, which decodes each into owned values; returns
+/// how many events there were.
+func decodeEveryRecord(_ files: [String]) -> Int {
+    var events = 0
+    for file in files {
+        let reader = EventFileReader(path: file)
+        while let entry = reader.next() {
+            if case .event = entry { events += 1 }
+        }
+    }
+    return events
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident],
@@ -64,32 +77,14 @@ let benchmarks: @Sendable () -> Void = {
     if let logdir = ProcessInfo.processInfo.environment["BENCH_LOGDIR_GZ"] {
         let files = ((try? LogDirectory.runs(in: logdir)) ?? []).flatMap(\.files)
         Benchmark("Read gzip logdir (decode every record)", configuration: .init(maxDuration: .seconds(20), maxIterations: 10)) { benchmark in
-            for _ in benchmark.scaledIterations {
-                var events = 0
-                for file in files {
-                    let reader = EventFileReader(path: file)
-                    while let entry = reader.next() {
-                        if case .event = entry { events += 1 }
-                    }
-                }
-                blackHole(events)
-            }
+            for _ in benchmark.scaledIterations { blackHole(decodeEveryRecord(files)) }
         }
     }
 
     if let logdir = ProcessInfo.processInfo.environment["BENCH_LOGDIR"] {
         let files = ((try? LogDirectory.runs(in: logdir)) ?? []).flatMap(\.files)
         Benchmark("Read logdir (decode every record)", configuration: .init(maxDuration: .seconds(20), maxIterations: 20)) { benchmark in
-            for _ in benchmark.scaledIterations {
-                var events = 0
-                for file in files {
-                    let reader = EventFileReader(path: file)
-                    while let entry = reader.next() {
-                        if case .event = entry { events += 1 }
-                    }
-                }
-                blackHole(events)
-            }
+            for _ in benchmark.scaledIterations { blackHole(decodeEveryRecord(files)) }
         }
         // What scan and watch do: every record framed and both CRCs checked, every value's tag and
         // plugin found, scalars read, histogram moments read; bucket arrays not decoded.
