@@ -25,19 +25,18 @@ extension SessionLog {
 extension HistogramSummary {
     init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
         var reader = ProtoReader(bytes)
-        self.init(min: 0, max: 0, count: 0, sum: 0, sumSquares: 0, bucketLimits: [], bucketCounts: [])
+        var moments = HistogramMoments()
+        var limits: [Double] = []
+        var counts: [Double] = []
         while let (number, wireType) = try reader.nextField() {
             switch (number, wireType) {
-            case (1, .fixed64): min = try reader.double()
-            case (2, .fixed64): max = try reader.double()
-            case (3, .fixed64): count = try reader.double()
-            case (4, .fixed64): sum = try reader.double()
-            case (5, .fixed64): sumSquares = try reader.double()
-            case (6, .fixed64), (6, .lengthDelimited): try reader.appendDoubles(wireType, to: &bucketLimits)
-            case (7, .fixed64), (7, .lengthDelimited): try reader.appendDoubles(wireType, to: &bucketCounts)
-            default: try reader.skip(wireType)
+            case (6, .fixed64), (6, .lengthDelimited): try reader.appendDoubles(wireType, to: &limits)
+            case (7, .fixed64), (7, .lengthDelimited): try reader.appendDoubles(wireType, to: &counts)
+            default: if try !moments.read(number, wireType, from: &reader) { try reader.skip(wireType) }
             }
         }
+        self.init(min: moments.min, max: moments.max, count: moments.count, sum: moments.sum,
+                  sumSquares: moments.sumSquares, bucketLimits: limits, bucketCounts: counts)
     }
 }
 

@@ -162,8 +162,6 @@ private struct Cursor {
     var gzip: GzipInput?
     /// Whether a gzip file's failure (damage, trailing bytes) was reported: it is final, so once.
     var reportedGzipFailure = false
-    /// The decompressed offset where a gzip file cut inside a member was last reported.
-    var reportedGzipCutAt = -1
     /// The largest record (framing included) read from a gzip file.
     var gzipRecordLimit = 1 << 28
     var openFailure: RecordDiagnostic?
@@ -259,8 +257,7 @@ private struct Cursor {
             }
             return RecordDiagnostic(file: path, offset: offset, problem: .badCompression, message: message)
         }
-        if gzip.endsInsideMember, reportedGzipCutAt != offset {
-            reportedGzipCutAt = offset
+        if gzip.endsInsideMember, reportedTruncationAt != offset {
             reportedTruncationAt = offset
             return RecordDiagnostic(
                 file: path, offset: offset, problem: .truncated,

@@ -222,18 +222,29 @@ public struct HistogramMoments: Sendable, Equatable {
     public var sum = 0.0
     public var sumSquares = 0.0
 
+    init() {}
+
     init(bytes: UnsafeRawBufferPointer) throws(WireError) {
         var reader = ProtoReader(bytes)
         while let (number, wireType) = try reader.nextField() {
-            switch (number, wireType) {
-            case (1, .fixed64): min = try reader.double()
-            case (2, .fixed64): max = try reader.double()
-            case (3, .fixed64): count = try reader.double()
-            case (4, .fixed64): sum = try reader.double()
-            case (5, .fixed64): sumSquares = try reader.double()
-            default: try reader.skip(wireType)
-            }
+            if try !read(number, wireType, from: &reader) { try reader.skip(wireType) }
         }
+    }
+
+    /// Reads the field just announced when it is one of `HistogramProto`'s moments (fields 1-5);
+    /// false, with nothing read, for any other field.
+    @inline(__always)
+    mutating func read(_ number: Int, _ wireType: WireType, from reader: inout ProtoReader) throws(WireError) -> Bool {
+        guard wireType == .fixed64 else { return false }
+        switch number {
+        case 1: min = try reader.double()
+        case 2: max = try reader.double()
+        case 3: count = try reader.double()
+        case 4: sum = try reader.double()
+        case 5: sumSquares = try reader.double()
+        default: return false
+        }
+        return true
     }
 
     /// `sqrt(sumSquares)`: the L2 norm of the values.
