@@ -23,18 +23,25 @@ extension SessionLog {
 }
 
 extension HistogramSummary {
-    init(decoding bytes: UnsafeRawBufferPointer) throws(WireError) {
+    /// Decodes a `HistogramProto`; a packed bucket field (how every writer stores them) goes into
+    /// an array from `storage`.
+    init(decoding bytes: UnsafeRawBufferPointer, reusing storage: inout DecodeStorage) throws(WireError) {
         var reader = ProtoReader(bytes)
         var moments = HistogramMoments()
         var limits: [Double] = []
         var counts: [Double] = []
         while let (number, wireType) = try reader.nextField() {
             switch (number, wireType) {
+            #if _endian(little)
+            case (6, .lengthDelimited) where limits.isEmpty: limits = storage.bucketLimits(packed: try reader.packedDoubles())
+            case (7, .lengthDelimited) where counts.isEmpty: counts = storage.bucketCounts(packed: try reader.packedDoubles())
+            #endif
             case (6, .fixed64), (6, .lengthDelimited): try reader.appendDoubles(wireType, to: &limits)
             case (7, .fixed64), (7, .lengthDelimited): try reader.appendDoubles(wireType, to: &counts)
             default: if try !moments.read(number, wireType, from: &reader) { try reader.skip(wireType) }
             }
         }
+        storage.giveBack(limits: limits, counts: counts)
         self.init(min: moments.min, max: moments.max, count: moments.count, sum: moments.sum,
                   sumSquares: moments.sumSquares, bucketLimits: limits, bucketCounts: counts)
     }

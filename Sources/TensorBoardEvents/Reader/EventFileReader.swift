@@ -41,6 +41,9 @@ public final class EventFileReader {
     /// Whether the file is gzip-compressed (its offsets are then offsets in the decompressed data).
     public var isGzipCompressed: Bool { cursor.gzip != nil }
 
+    /// Whether `next()` still reuses the arrays of events the caller let go (for tests).
+    var reusesArrays: Bool { cursor.storage.isReusing }
+
     /// For a gzip file, the bytes its window of decompressed data holds now (for tests).
     var gzipWindowCapacity: Int? { cursor.gzip?.window.count }
 
@@ -104,17 +107,11 @@ public final class EventFileReader {
     }
 
     /// The next event or diagnostic, or nil at the end of the file as it is now.
+    ///
+    /// An event's arrays are reused for a later event once the caller has let go of it, so the
+    /// usual loop, which handles each event and moves on, allocates little (`DecodeStorage`).
     public func next() -> EventFileEntry? {
-        switch cursor.nextRecord() {
-        case nil: return nil
-        case .diagnostic(let diagnostic): return .diagnostic(diagnostic)
-        case .record(let data, let start):
-            do throws(WireError) {
-                return .event(try EventDecoder.decode(data), offset: start)
-            } catch {
-                return .diagnostic(malformed(at: start, length: data.count, error))
-            }
-        }
+        cursor.nextEvent()
     }
 
     /// What the fast path hands out: an event read in place, or a diagnostic.
@@ -145,8 +142,14 @@ public final class EventFileReader {
 
     /// The diagnostic for a record whose CRCs match but whose content is not a valid Event.
     public func malformed(at offset: Int, length: Int, _ error: WireError) -> RecordDiagnostic {
+        RecordDiagnostic.malformed(file: path, at: offset, length: length, error)
+    }
+}
+
+extension RecordDiagnostic {
+    static func malformed(file: String, at offset: Int, length: Int, _ error: WireError) -> RecordDiagnostic {
         RecordDiagnostic(
-            file: path, offset: offset, problem: .badRecord,
+            file: file, offset: offset, problem: .badRecord,
             message: "a \(length)-byte record with valid CRCs is not a valid Event (\(error == .truncated ? "a field runs past its end" : "malformed protobuf")); skipped")
     }
 }
@@ -170,10 +173,26 @@ private struct Cursor {
     var windowCount = 0
     var fileSize = 0
     var reportedTruncationAt = -1
+    /// Arrays of earlier events, for `nextEvent()` to decode into again.
+    var storage = DecodeStorage(reusing: true)
 
     init(path: String, window: UnsafeMutableRawBufferPointer) {
         self.path = path
         self.window = window
+    }
+
+    /// The next record decoded into an event, or a diagnostic (one access to the reader's state).
+    mutating func nextEvent() -> EventFileEntry? {
+        switch nextRecord() {
+        case nil: return nil
+        case .diagnostic(let diagnostic): return .diagnostic(diagnostic)
+        case .record(let data, let start):
+            do throws(WireError) {
+                return .event(try EventView(bytes: data).decode(reusing: &storage), offset: start)
+            } catch {
+                return .diagnostic(.malformed(file: path, at: start, length: data.count, error))
+            }
+        }
     }
 
     enum RecordStep {

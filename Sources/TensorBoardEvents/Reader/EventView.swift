@@ -57,6 +57,12 @@ public struct EventView {
 
     /// The owned event, with every value decoded.
     public func decode() throws(WireError) -> Event {
+        var storage = DecodeStorage(reusing: false)
+        return try decode(reusing: &storage)
+    }
+
+    /// As `decode()`, with arrays from `storage` where it has them to give.
+    func decode(reusing storage: inout DecodeStorage) throws(WireError) -> Event {
         let decoded: Event.Content
         switch content {
         case .fileVersion(let bytes): decoded = .fileVersion(String(decoding: bytes, as: UTF8.self))
@@ -65,13 +71,18 @@ public struct EventView {
         case .sessionLog(let bytes): decoded = .sessionLog(try SessionLog(decoding: bytes))
         case .summary:
             var iterator = values
-            guard let first = try iterator.next() else {
-                decoded = .summary([])
-                break
+            // Taken first: it lets go of the last event's values, and so of their bucket arrays.
+            var decodedValues = storage.takeValues()
+            if decodedValues.capacity == 0 {
+                guard let first = try iterator.next() else {
+                    decoded = .summary([])
+                    break
+                }
+                // Most events hold one value: an array literal is one allocation, without growing.
+                decodedValues = [try first.decode(reusing: &storage)]
             }
-            // Most events hold one value: an array literal is one allocation, without growing.
-            var decodedValues = [try first.decode()]
-            while let value = try iterator.next() { decodedValues.append(try value.decode()) }
+            while let value = try iterator.next() { decodedValues.append(try value.decode(reusing: &storage)) }
+            storage.giveBack(values: decodedValues)
             decoded = .summary(decodedValues)
         }
         return Event(wallTime: wallTime, step: step, content: decoded)
@@ -181,16 +192,22 @@ public struct SummaryValueView {
 
     /// The owned value, fully decoded.
     public func decode() throws(WireError) -> SummaryValue {
+        var storage = DecodeStorage(reusing: false)
+        return try decode(reusing: &storage)
+    }
+
+    /// As `decode()`, with arrays from `storage` where it has them to give.
+    func decode(reusing storage: inout DecodeStorage) throws(WireError) -> SummaryValue {
         let plugin = pluginName
         let value: SummaryValue.Value
         switch payload {
         case .none, .other: value = .unknown
         case .simpleValue(let number): value = .scalar(Double(number))
-        case .histogram(let bytes): value = .histogram(try HistogramSummary(decoding: bytes))
+        case .histogram(let bytes): value = .histogram(try HistogramSummary(decoding: bytes, reusing: &storage))
         case .image(let bytes): value = .image(try ImageSummary(decoding: bytes))
         case .tensor(let bytes): value = try RawTensor(bytes).interpret(pluginName: plugin)
         }
-        return SummaryValue(tag: tag, pluginName: plugin, value: value)
+        return SummaryValue(tag: storage.tag(tagBytes), pluginName: plugin, value: value)
     }
 
     private static func pluginName(in metadata: UnsafeRawBufferPointer) throws(WireError) -> UnsafeRawBufferPointer {

@@ -91,6 +91,13 @@ struct ProtoReader {
         return slice
     }
 
+    /// A packed run of doubles (fixed64 values): a length-delimited payload of whole 8-byte values.
+    mutating func packedDoubles() throws(WireError) -> UnsafeRawBufferPointer {
+        let payload = try lengthDelimited()
+        guard payload.count % 8 == 0 else { throw .malformed }
+        return payload
+    }
+
     mutating func string() throws(WireError) -> String {
         String(decoding: try lengthDelimited(), as: UTF8.self)
     }
