@@ -138,12 +138,15 @@ struct DecodeStorage {
         swap(&result, &spare)
         if !isReusing, !aligned.isEmpty { aligned = [] }
         if isReusing, result.capacity >= count, result.capacity <= count + count / 4 + 8 {
-            // Resized (by the difference only), then overwritten with one copy.
+            // Resized (by the difference only), then overwritten with one copy. Growing appends
+            // whatever the aligned scratch holds (a copy, where appending zeros is a loop).
             let before = result.withUnsafeBufferPointer { $0.baseAddress }
             if result.count > count {
                 result.removeLast(result.count - count)
             } else if result.count < count {
-                result.append(contentsOf: repeatElement(0, count: count - result.count))
+                let missing = count - result.count
+                if aligned.count < missing { aligned = Array(repeating: 0, count: Swift.max(count, 256)) }
+                aligned.withUnsafeBufferPointer { result.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<missing])) }
             }
             result.withUnsafeMutableBytes { $0.copyMemory(from: payload) }
             tally(reused: result.withUnsafeBufferPointer { $0.baseAddress } == before, misses: &misses, isReusing: &isReusing)
