@@ -19,6 +19,7 @@ public func fuzzOneInput(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     // to about 1,032 times its size (deflate's limit), so it may hold that many more entries.
     let isGzip = count >= 2 && start[0] == 0x1f && start[1] == 0x8b
     let entryLimit = (isGzip ? count * 1_032 : count) + 2
+    var fingerprints: [Int] = []
     while let entry = reader.next() {
         entries += 1
         precondition(entries <= entryLimit, "the reader returned more entries than the input can hold")
@@ -26,13 +27,47 @@ public func fuzzOneInput(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
             precondition(offset > lastOffset, "events must come in file order")
             lastOffset = offset
             _ = analysis.feed(event)
+            fingerprints.append(fingerprint(event, offset))
         }
     }
     _ = analysis.finish()
+    // Events let go one by one (their arrays reused) read exactly as events all kept (`readAll()`).
+    let kept = EventFileReader(bytes: bytes, name: "fuzz").readAll().compactMap { entry -> Int? in
+        if case .event(let event, let offset) = entry { return fingerprint(event, offset) }
+        return nil
+    }
+    precondition(kept == fingerprints, "an event read with reused arrays differs from the same event kept")
     // And the in-place path scan and watch use, on the same bytes.
     var inPlace = RunAnalysis(name: "fuzz", classifier: classifier, configuration: DetectorConfiguration())
     inPlace.consume(EventFileReader(bytes: bytes, name: "fuzz"))
     _ = inPlace.finish()
     _ = bytes.withUnsafeBytes { try? Event.decode($0) }
     return 0
+}
+
+/// A hash of everything an event holds that reused storage could get wrong: tags, plugin names,
+/// kinds, scalars and every histogram field, bit for bit.
+func fingerprint(_ event: Event, _ offset: Int) -> Int {
+    var hasher = Hasher()
+    hasher.combine(offset)
+    hasher.combine(event.step)
+    hasher.combine(event.wallTime.bitPattern)
+    for value in event.summaryValues {
+        hasher.combine(value.tag)
+        hasher.combine(value.pluginName)
+        hasher.combine(value.kind)
+        switch value.value {
+        case .scalar(let number): hasher.combine(number.bitPattern)
+        case .histogram(let histogram):
+            for moment in [histogram.min, histogram.max, histogram.count, histogram.sum, histogram.sumSquares] {
+                hasher.combine(moment.bitPattern)
+            }
+            hasher.combine(histogram.bucketLimits.count)
+            for limit in histogram.bucketLimits { hasher.combine(limit.bitPattern) }
+            hasher.combine(histogram.bucketCounts.count)
+            for count in histogram.bucketCounts { hasher.combine(count.bitPattern) }
+        default: break
+        }
+    }
+    return hasher.finalize()
 }
