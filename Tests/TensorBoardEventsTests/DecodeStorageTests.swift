@@ -119,8 +119,8 @@ import Testing
             guard case .event(let event, _) = entry else { continue }
             #expect(Self.histograms(event) == written[step])
             if case .histogram(let first) = event.summaryValues.first?.value {
-                first.bucketLimits.withUnsafeBufferPointer { firstAddresses.insert($0.baseAddress!) }
-                first.bucketCounts.withUnsafeBufferPointer { firstAddresses.insert($0.baseAddress!) }
+                firstAddresses.insert(first.bucketLimits.withUnsafeBufferPointer { $0.baseAddress! })
+                firstAddresses.insert(first.bucketCounts.withUnsafeBufferPointer { $0.baseAddress! })
             }
             histograms += Self.histograms(event).count
             step += 1

@@ -29,7 +29,11 @@ public final class EventFileReader {
     public var offset: Int { cursor.offset }
 
     /// All the mutable state, in one value: each read is one access to it, not one per field.
-    private var cursor: Cursor
+    /// Unchecked: no access to it can overlap another. Its methods never call out to code that
+    /// could reach the reader (`withNextEvent` calls its closure after the access has ended), and
+    /// the reader is not `Sendable`, so no other thread may use it. The run-time check cost 5% of
+    /// a decoding read (callgrind: 384.4M to 365.4M instructions on a 50 MB logdir).
+    @exclusivity(unchecked) private var cursor: Cursor
 
     /// The largest record, framing included, that is read from a gzip-compressed file (256 MiB);
     /// larger ones are reported and skipped. Settable for tests.
