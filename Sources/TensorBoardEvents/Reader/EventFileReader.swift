@@ -354,6 +354,10 @@ private struct Cursor {
     /// `count` bytes at file offset `position`, loading them into the window if needed; nil if the
     /// file does not (yet) hold them. The view is valid until the next call.
     mutating func bytes(at position: Int, count: Int) -> UnsafeRawBufferPointer? {
+        // Most calls find the bytes in the window already (it is only ever loaded from a file).
+        if position >= windowStart, position + count <= windowStart + windowCount {
+            return UnsafeRawBufferPointer(rebasing: window[(position - windowStart)..<(position - windowStart + count)])
+        }
         if let gzip {
             guard position >= 0, count >= 0 else { return nil }
             let bytes = gzip.bytes(at: position, count: count)
@@ -363,9 +367,6 @@ private struct Cursor {
         if let memory {
             guard position >= 0, count >= 0, position <= memory.count, count <= memory.count - position else { return nil }
             return UnsafeRawBufferPointer(rebasing: memory[position..<(position + count)])
-        }
-        if position >= windowStart, position + count <= windowStart + windowCount {
-            return UnsafeRawBufferPointer(rebasing: window[(position - windowStart)..<(position - windowStart + count)])
         }
         guard position + count <= fileSizeNow() else { return nil }
         if count > window.count {
