@@ -16,7 +16,7 @@ public struct Event: Sendable {
         /// The first record of a file: "brain.Event:2" for every current writer.
         case fileVersion(String)
         case summary([SummaryValue])
-        case sessionLog(SessionLog)
+        indirect case sessionLog(SessionLog)
         /// A serialized GraphDef, MetaGraphDef or tagged RunMetadata: kept as a size only.
         case graph(byteCount: Int)
         /// An Event with none of the members this reader knows (or with none at all).

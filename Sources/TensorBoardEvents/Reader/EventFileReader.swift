@@ -9,7 +9,7 @@ import CGradAlertCRC32C
 public enum EventFileEntry: Sendable {
     /// A record whose two CRCs verified and whose data decoded, with the offset where it starts.
     case event(Event, offset: Int)
-    case diagnostic(RecordDiagnostic)
+    indirect case diagnostic(RecordDiagnostic)
 }
 
 /// Reads the records of one event file, checking both CRCs of every record.
