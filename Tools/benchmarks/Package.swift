@@ -16,6 +16,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "TensorBoardEvents", package: "gradalert"),
+                "BenchSupport",
             ],
             path: "Benchmarks/EventsBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
@@ -28,6 +29,18 @@ let package = Package(
             ],
             path: "Benchmarks/HooksBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // The decoding read that both the benchmark and read-logdir time.
+        .target(
+            name: "BenchSupport",
+            dependencies: [.product(name: "TensorBoardEvents", package: "gradalert")],
+            path: "Sources/BenchSupport"
+        ),
+        // Times decoding reads of a logdir for interleaved.py, between launches of the data server.
+        .executableTarget(
+            name: "read-logdir",
+            dependencies: ["BenchSupport", .product(name: "TensorBoardEvents", package: "gradalert")],
+            path: "Sources/ReadLogdir"
         ),
         // Writes the ~200 MB logdir the reader benchmarks and the peers read.
         .executableTarget(

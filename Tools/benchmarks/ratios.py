@@ -44,6 +44,7 @@ def main():
     parser.add_argument("--peers", required=True)
     parser.add_argument("--scan", required=True)
     parser.add_argument("--logdir-bytes", type=int, required=True)
+    parser.add_argument("--interleaved", help="interleaved.py's JSON: the reader and the data server in alternating rounds")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     swift = load_swift(args.swift)
@@ -72,7 +73,20 @@ def main():
             peer("tensorboardx_add_scalar_events_per_s"), 100)
     if "Read_logdir_(decode_every_record)" in swift:
         read = size / swift["Read_logdir_(decode_every_record)"] / 1e6
-        row("reader, both CRCs, MB/s (1 core)", read, "data server via tensorboard (start-up incl.)", peer("data_server_mb_per_s"), 10)
+        # With interleaved rounds, the target is judged on them (both sides measured in the same
+        # minute); the passes minutes apart are still shown.
+        row("reader, both CRCs, MB/s (1 core)", read, "data server via tensorboard (start-up incl.)", peer("data_server_mb_per_s"),
+            None if args.interleaved else 10)
+        if args.interleaved:
+            with open(args.interleaved) as handle:
+                inter = json.load(handle)
+            ratio = inter["ratio"]["median"]
+            rows.append((f"  same, {inter['ratio']['repetitions']} interleaved rounds (median of the rounds' ratios)",
+                         fmt(inter["reader_mb_per_s"]["median"]), "data server via tensorboard, same rounds",
+                         fmt(inter["data_server_mb_per_s"]["median"]), f"{ratio:.1f}×",
+                         f"≥ 10× {'met' if ratio >= 10 else 'NOT met'}"))
+            rows.append(("  rounds' ratios, lowest and highest", "", "", "",
+                         f"{inter['ratio']['min']:.1f}–{inter['ratio']['max']:.1f}×", ""))
         row("", read, "data server binary alone (start-up incl.)", peer("data_server_direct_mb_per_s"))
         row("", read, "Python EventAccumulator", peer("event_accumulator_mb_per_s"))
         row("", read, "tbparse", peer("tbparse_mb_per_s"))

@@ -1,4 +1,5 @@
 import Benchmark
+import BenchSupport
 import CGradAlertCRC32C
 import Foundation
 import TensorBoardEvents
@@ -11,19 +12,6 @@ import TensorBoardEvents
 let scalarsPerIteration = 100_000
 let crcBytes = 1 << 20
 let largeCRCBytes = 64 << 20
-
-/// Reads every record of `files` with `next()`, which decodes each into owned values; returns
-/// how many events there were.
-func decodeEveryRecord(_ files: [String]) -> Int {
-    var events = 0
-    for file in files {
-        let reader = EventFileReader(path: file)
-        while let entry = reader.next() {
-            if case .event = entry { events += 1 }
-        }
-    }
-    return events
-}
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""The decoding reader against TensorBoard's data server, measured in interleaved rounds.
+
+On a shared, noisy machine the speed of everything moves by a third from one minute to the next.
+`peers.py` and the Swift benchmarks measure the data server and the reader minutes apart, so their
+ratio also carries the change in the machine between the two. Here each round measures both, one
+right after the other (alternating which goes first), and the ratio is taken within the round:
+
+  - the reader: `read-logdir LOGDIR PASSES`, pinned to one core (like the Swift benchmarks): the
+    median of PASSES decoding reads of the whole logdir, after one warm-up read, in one process;
+  - the data server: one `tensorboard --load_fast=true` launch, timed from launch to the data
+    server's "Finished load cycle" line (start-up included, as in `peers.py`), its data checked
+    over HTTP against the logdir.
+
+Reports the median of the per-round ratios, and each side's median, to a JSON file.
+
+Usage (from the repository root; run.sh does this)::
+
+    .venv-bench/bin/python Tools/benchmarks/interleaved.py --read-logdir BIN/read-logdir \\
+        --logdir /tmp/gradalert-bench/logdir --rounds 9 --out interleaved.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peers  # noqa: E402  (the data server's launch, timing and checks are shared)
+
+
+def read_once(binary: str, logdir: str, passes: int, core: int) -> dict:
+    out = subprocess.run([binary, logdir, str(passes)], check=True, capture_output=True, text=True,
+                         preexec_fn=peers._affinity_preexec({core}))
+    result = json.loads(out.stdout)
+    result["seconds_median"] = statistics.median(result["seconds"])
+    return result
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--read-logdir", required=True, help="the read-logdir executable")
+    p.add_argument("--logdir", required=True)
+    p.add_argument("--rounds", type=int, default=9)
+    p.add_argument("--passes", type=int, default=5, help="reader passes per round (median)")
+    p.add_argument("--core", type=int, default=0, help="the core the reader is pinned to")
+    p.add_argument("--samples-per-plugin", default="scalars=100000")
+    p.add_argument("--server-timeout", type=float, default=600.0)
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+
+    scan = peers.scan_logdir(args.logdir)
+    peers.warm_page_cache(args.logdir)
+    every = peers.all_cpus()
+    rounds = []
+    for index in range(args.rounds):
+        def server():
+            r = peers.run_tensorboard_once(args.logdir, scan, "log", args.server_timeout, every,
+                                           args.samples_per_plugin)
+            if not r["verification"]["ok"]:
+                raise RuntimeError(f"the data server's data did not match the logdir: {r['verification']}")
+            return r["seconds"]
+
+        def reader():
+            r = read_once(args.read_logdir, args.logdir, args.passes, args.core)
+            if r["event_bytes"] != scan["event_bytes"]:
+                raise RuntimeError(f"read-logdir read {r['event_bytes']} bytes, the logdir holds {scan['event_bytes']}")
+            return r
+
+        if index % 2 == 0:
+            ours, theirs = reader(), server()
+        else:
+            theirs = server()
+            ours = reader()
+        ratio = theirs / ours["seconds_median"]
+        rounds.append({"reader_seconds": ours["seconds"], "reader_seconds_median": ours["seconds_median"],
+                       "data_server_seconds": theirs, "ratio": ratio, "reader_first": index % 2 == 0,
+                       "loadavg": peers.loadavg()})
+        peers.log(f"round {index + 1}/{args.rounds}: reader {ours['seconds_median'] * 1000:.1f} ms, "
+                  f"data server {theirs:.3f} s, ratio {ratio:.1f}")
+
+    nbytes = scan["event_bytes"]
+    ratios = [r["ratio"] for r in rounds]
+    reader_medians = [r["reader_seconds_median"] for r in rounds]
+    server_seconds = [r["data_server_seconds"] for r in rounds]
+    result = {
+        "what": "decoding reader (1 core) vs tensorboard --load_fast=true (start-up incl.), interleaved rounds",
+        "logdir": args.logdir,
+        "event_bytes": nbytes,
+        "rounds": rounds,
+        "ratio": peers.summarize(ratios, "x"),
+        "reader_mb_per_s": peers.summarize([nbytes / peers.MB / s for s in reader_medians], "MB/s"),
+        "data_server_mb_per_s": peers.summarize([nbytes / peers.MB / s for s in server_seconds], "MB/s"),
+        "machine": peers.machine_info(),
+        "versions": peers.versions(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=1)
+    print(f"median ratio {statistics.median(ratios):.1f}x over {len(ratios)} rounds "
+          f"(min {min(ratios):.1f}, max {max(ratios):.1f}); reader {statistics.median(reader_medians) * 1000:.1f} ms, "
+          f"data server {statistics.median(server_seconds):.3f} s (medians)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
