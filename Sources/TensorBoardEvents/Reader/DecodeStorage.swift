@@ -18,13 +18,17 @@ import Darwin
 /// - The reader keeps a copy of the arrays it hands out, and writes an array again only when that
 ///   copy is the last one left. An array the caller still holds is never written: Swift arrays
 ///   copy on write, so the reader then gets a new buffer instead.
-/// - A caller that keeps its events (`readAll()`) is soon noticed: 8 arrays in a row that came
-///   back still shared turn reuse off for that reader, which then allocates exactly as it would
+/// - A caller that keeps its events (`readAll()`) is soon noticed: 8 value arrays or 8 bucket
+///   arrays in a row that came back still shared turn reuse off for that reader, which then allocates exactly as it would
 ///   without this. Tags are still shared: strings are immutable.
-/// - An array is reused only when its capacity is at most a quarter (plus 8) over what is needed,
-///   so an array the caller keeps never has much spare room.
-/// - Between events the reader holds at most 16 values, two arrays of `largestKept` doubles, an
-///   aligned copy area as large, and `tagSlots` tags of up to `longestCachedTag` bytes.
+/// - A bucket array is reused only when its capacity is at most a quarter (plus 8) over what is
+///   needed, so a bucket array the caller keeps never has much spare room. (A value array may have
+///   room for up to 16 values.)
+/// - Between events the reader holds at most: an array of 16 values, which it keeps only when they
+///   are scalars and at most one histogram, whose bucket arrays are the two it keeps anyway; two
+///   bucket arrays of `largestKept` doubles; an aligned copy area as large; and `tagSlots` tags of
+///   up to `longestCachedTag` bytes. An event with images, text, tensors or a second histogram is
+///   not held on to.
 struct DecodeStorage {
     /// Capacity, in doubles, above which a bucket array is not kept for reuse (128 KiB).
     static let largestKept = 1 << 14
@@ -44,11 +48,21 @@ struct DecodeStorage {
     /// Whether this event's first histogram has had the spare bucket arrays: later ones in the same
     /// event allocate theirs, since the spares are then held by the first.
     private var sparesGiven = false
+    /// Whether this event's values hold nothing but scalars and one histogram whose bucket arrays
+    /// were kept: only then is its value array kept, so that little memory is held between events.
+    private var valuesAreLight = true
     /// Tags by a hash of their bytes (a slot holds the last tag that hashed to it).
     private var tags: [String] = []
     /// 8-byte aligned room that packed doubles stored at an odd address are copied through.
     private var aligned: [Double] = []
-    private var misses = 0
+    /// Value arrays and bucket arrays that came back still shared, in a row, counted apart: an
+    /// empty summary's array, which the caller never gets, must not hide bucket arrays the caller
+    /// keeps.
+    private var valueMisses = 0
+    private var bucketMisses = 0
+
+    /// How many values of the last event are held for reuse (for tests).
+    var heldValueCount: Int { values.count }
 
     /// Storage for a reader (`reusing: true`), or for decoding one event, which allocates every
     /// array and string afresh.
@@ -61,17 +75,18 @@ struct DecodeStorage {
     /// drops the last event's values held here, so that its bucket arrays can be reused.
     mutating func takeValues() -> [SummaryValue] {
         sparesGiven = false
+        valuesAreLight = true
         var taken: [SummaryValue] = []
         swap(&taken, &values)
         guard isReusing, taken.capacity > 0 else { return [] }
-        Self.empty(&taken, misses: &misses, isReusing: &isReusing)
+        Self.empty(&taken, misses: &valueMisses, isReusing: &isReusing)
         return isReusing ? taken : []
     }
 
     /// The tag whose UTF-8 bytes are `bytes`: the string made for the same bytes before, if it is
     /// still in the cache.
     mutating func tag(_ bytes: UnsafeRawBufferPointer) -> String {
-        guard cachesTags, bytes.count <= Self.longestCachedTag, let base = bytes.baseAddress else {
+        guard cachesTags, bytes.count <= Self.longestCachedTag, !bytes.isEmpty, let base = bytes.baseAddress else {
             return String(decoding: bytes, as: UTF8.self)
         }
         if tags.isEmpty { tags = Array(repeating: "", count: Self.tagSlots) }
@@ -86,45 +101,64 @@ struct DecodeStorage {
         return made
     }
 
-    /// A slot for a tag: its length and its first and last 8 bytes (or fewer), mixed.
+    /// A slot for a tag, from all its bytes (tags such as `model.layers.3.mlp.weight` differ only
+    /// in the middle).
     @inline(__always)
     private static func slot(_ base: UnsafeRawPointer, _ count: Int) -> Int {
-        var key = UInt64(truncatingIfNeeded: count)
+        var key = UInt64(truncatingIfNeeded: count) &* 0x9E37_79B9_7F4A_7C15
         if count >= 8 {
-            key ^= base.loadUnaligned(as: UInt64.self)
-            let last = base.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
-            key ^= last << 29 | last >> 35
+            var offset = 0
+            while offset + 8 < count {
+                key = (key ^ base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+                offset += 8
+            }
+            // The last 8 bytes, overlapping the word before when the length is not a multiple of 8.
+            key = (key ^ base.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)) &* 0x94D0_49BB_1331_11EB
         } else {
-            for index in 0..<count { key = key << 8 | UInt64(base.load(fromByteOffset: index, as: UInt8.self)) }
+            var word: UInt64 = 0
+            for index in 0..<count { word = word << 8 | UInt64(base.load(fromByteOffset: index, as: UInt8.self)) }
+            key = (key ^ word) &* 0x94D0_49BB_1331_11EB
         }
-        return Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 56)
+        return Int(truncatingIfNeeded: (key ^ key >> 31) >> 56)
     }
 
-    /// Keeps the array the event was given, for the next event.
+    /// Notes what a value holds, for `giveBack(values:)`. (A histogram is noted by
+    /// `giveBack(limits:counts:)`.)
+    mutating func note(_ value: SummaryValue.Value) {
+        switch value {
+        case .scalar, .unknown, .histogram: break
+        case .bucketHistogram, .text, .image, .tensor: valuesAreLight = false
+        }
+    }
+
+    /// Keeps the array the event was given, for the next event, when what it holds is small.
     mutating func giveBack(values given: [SummaryValue]) {
-        if isReusing, given.capacity <= Self.mostValuesKept { values = given }
+        if isReusing, valuesAreLight, given.capacity <= Self.mostValuesKept { values = given }
     }
 
     /// A histogram's bucket right edges, from the packed doubles in `payload`.
     mutating func bucketLimits(packed payload: UnsafeRawBufferPointer) -> [Double] {
         var spare: [Double] = []
         if !sparesGiven { swap(&spare, &limits) }
-        return Self.doubles(packed: payload, spare: &spare, aligned: &aligned, misses: &misses, isReusing: &isReusing)
+        return Self.doubles(packed: payload, spare: &spare, aligned: &aligned, misses: &bucketMisses, isReusing: &isReusing)
     }
 
     /// A histogram's bucket counts, from the packed doubles in `payload`.
     mutating func bucketCounts(packed payload: UnsafeRawBufferPointer) -> [Double] {
         var spare: [Double] = []
         if !sparesGiven { swap(&spare, &counts) }
-        return Self.doubles(packed: payload, spare: &spare, aligned: &aligned, misses: &misses, isReusing: &isReusing)
+        return Self.doubles(packed: payload, spare: &spare, aligned: &aligned, misses: &bucketMisses, isReusing: &isReusing)
     }
 
     /// Keeps the bucket arrays of an event's first histogram, for the next event's.
     mutating func giveBack(limits givenLimits: [Double], counts givenCounts: [Double]) {
-        guard isReusing, !sparesGiven else { return }
+        guard isReusing, !sparesGiven, givenLimits.capacity <= Self.largestKept, givenCounts.capacity <= Self.largestKept else {
+            valuesAreLight = false
+            return
+        }
         sparesGiven = true
-        limits = givenLimits.capacity <= Self.largestKept ? givenLimits : []
-        counts = givenCounts.capacity <= Self.largestKept ? givenCounts : []
+        limits = givenLimits
+        counts = givenCounts
     }
 
     /// `payload`'s doubles (little-endian, any alignment) in an array: `spare`, overwritten, when

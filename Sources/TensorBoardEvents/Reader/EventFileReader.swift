@@ -47,6 +47,8 @@ public final class EventFileReader {
 
     /// Whether `next()` still reuses the arrays of events the caller let go (for tests).
     var reusesArrays: Bool { cursor.storage.isReusing }
+    /// How many values of the last summary event the reader holds for reuse (for tests).
+    var heldValueCount: Int { cursor.storage.heldValueCount }
 
     /// For a gzip file, the bytes its window of decompressed data holds now (for tests).
     var gzipWindowCapacity: Int? { cursor.gzip?.window.count }
@@ -355,7 +357,8 @@ private struct Cursor {
     /// file does not (yet) hold them. The view is valid until the next call.
     mutating func bytes(at position: Int, count: Int) -> UnsafeRawBufferPointer? {
         // Most calls find the bytes in the window already (it is only ever loaded from a file).
-        if position >= windowStart, position + count <= windowStart + windowCount {
+        // (Compared without adding to `position`, which may be near Int.max after `skip(to:)`.)
+        if position >= windowStart, count <= windowCount - (position - windowStart) {
             return UnsafeRawBufferPointer(rebasing: window[(position - windowStart)..<(position - windowStart + count)])
         }
         if let gzip {
@@ -368,7 +371,7 @@ private struct Cursor {
             guard position >= 0, count >= 0, position <= memory.count, count <= memory.count - position else { return nil }
             return UnsafeRawBufferPointer(rebasing: memory[position..<(position + count)])
         }
-        guard position + count <= fileSizeNow() else { return nil }
+        guard position >= 0, count <= fileSizeNow() - position else { return nil }
         if count > window.count {
             // Only now, with the bytes known to exist, is the window grown to fit the record.
             window.deallocate()

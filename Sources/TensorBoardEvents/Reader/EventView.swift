@@ -83,7 +83,9 @@ public struct EventView {
             }
             while let value = try iterator.next() { decodedValues.append(try value.decode(reusing: &storage)) }
             storage.giveBack(values: decodedValues)
-            decoded = .summary(decodedValues)
+            // An empty array handed out would come back empty, unchanged whether or not the caller
+            // kept it: the caller gets the shared empty array instead.
+            decoded = .summary(decodedValues.isEmpty ? [] : decodedValues)
         }
         return Event(wallTime: wallTime, step: step, content: decoded)
     }
@@ -207,6 +209,7 @@ public struct SummaryValueView {
         case .image(let bytes): value = .image(try ImageSummary(decoding: bytes))
         case .tensor(let bytes): value = try RawTensor(bytes).interpret(pluginName: plugin)
         }
+        storage.note(value)
         return SummaryValue(tag: storage.tag(tagBytes), pluginName: plugin, value: value)
     }
 

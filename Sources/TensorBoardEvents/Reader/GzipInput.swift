@@ -85,8 +85,9 @@ final class GzipInput {
     /// the data (as far as it goes now) ends first. Positions before the window are gone: a caller
     /// only moves forward.
     func bytes(at position: Int, count: Int) -> UnsafeRawBufferPointer? {
-        guard position >= windowStart else { return nil }
-        while windowStart + windowCount < position + count {
+        guard position >= windowStart, count >= 0 else { return nil }
+        // Compared without adding to `position`, which may be near Int.max after a skip.
+        while windowCount - (position - windowStart) < count {
             // Drop what lies before `position`, then make room, then decompress more.
             let drop = Swift.min(position - windowStart, windowCount)
             if drop > 0 {
@@ -107,7 +108,7 @@ final class GzipInput {
             }
             guard inflateMore() else { break }
         }
-        guard position + count <= windowStart + windowCount else { return nil }
+        guard count <= windowCount - (position - windowStart) else { return nil }
         let from = position - windowStart
         return UnsafeRawBufferPointer(rebasing: window[from..<(from + count)])
     }
