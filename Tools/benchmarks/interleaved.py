@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The decoding reader against TensorBoard's data server, measured in interleaved rounds.
+"""The decoding reader and `gradalert scan` against TensorBoard's data server, in interleaved rounds.
 
 On a shared, noisy machine the speed of everything moves by a third from one minute to the next.
 `peers.py` and the Swift benchmarks measure the data server and the reader minutes apart, so their
@@ -10,7 +10,9 @@ right after the other (alternating which goes first), and the ratio is taken wit
     median of PASSES decoding reads of the whole logdir, after one warm-up read, in one process;
   - the data server: one `tensorboard --load_fast=true` launch, timed from launch to the data
     server's "Finished load cycle" line (start-up included, as in `peers.py`), its data checked
-    over HTTP against the logdir.
+    over HTTP against the logdir;
+  - with --gradalert: `gradalert scan LOGDIR --format json`, launch to exit on every core (as in
+    `scan_bench.py`), the median of 3.
 
 Reports the median of the per-round ratios, and each side's median, to a JSON file.
 
@@ -42,6 +44,18 @@ def read_once(binary: str, logdir: str, passes: int, core: int) -> dict:
     return result
 
 
+def scan_once(binary: str, logdir: str) -> float:
+    """Seconds from launch to exit of `gradalert scan LOGDIR --format json` (every core)."""
+    start = time.perf_counter()
+    out = subprocess.run([binary, "scan", logdir, "--format", "json", "--fail-on", "never"],
+                         capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if out.returncode != 0:
+        raise RuntimeError(f"gradalert scan failed ({out.returncode}): {out.stderr[-500:]}")
+    json.loads(out.stdout)  # a whole report came out
+    return seconds
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--read-logdir", required=True, help="the read-logdir executable")
@@ -51,6 +65,7 @@ def main(argv=None) -> int:
     p.add_argument("--core", type=int, default=0, help="the core the reader is pinned to")
     p.add_argument("--samples-per-plugin", default="scalars=100000")
     p.add_argument("--server-timeout", type=float, default=600.0)
+    p.add_argument("--gradalert", help="the gradalert executable, to time `gradalert scan` in each round too")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
 
@@ -72,17 +87,29 @@ def main(argv=None) -> int:
                 raise RuntimeError(f"read-logdir read {r['event_bytes']} bytes, the logdir holds {scan['event_bytes']}")
             return r
 
+        def scan_run():
+            if not args.gradalert:
+                return None
+            return statistics.median(scan_once(args.gradalert, args.logdir) for _ in range(3))
+
         if index % 2 == 0:
-            ours, theirs = reader(), server()
+            ours, theirs, scanned = reader(), server(), scan_run()
         else:
+            scanned = scan_run()
             theirs = server()
             ours = reader()
         ratio = theirs / ours["seconds_median"]
-        rounds.append({"reader_seconds": ours["seconds"], "reader_seconds_median": ours["seconds_median"],
-                       "data_server_seconds": theirs, "ratio": ratio, "reader_first": index % 2 == 0,
-                       "loadavg": peers.loadavg()})
+        entry = {"reader_seconds": ours["seconds"], "reader_seconds_median": ours["seconds_median"],
+                 "data_server_seconds": theirs, "ratio": ratio, "reader_first": index % 2 == 0,
+                 "loadavg": peers.loadavg()}
+        note = ""
+        if scanned is not None:
+            entry["scan_seconds_median"] = scanned
+            entry["scan_ratio"] = theirs / scanned
+            note = f", scan {scanned * 1000:.1f} ms, ratio {theirs / scanned:.1f}"
+        rounds.append(entry)
         peers.log(f"round {index + 1}/{args.rounds}: reader {ours['seconds_median'] * 1000:.1f} ms, "
-                  f"data server {theirs:.3f} s, ratio {ratio:.1f}")
+                  f"data server {theirs:.3f} s, ratio {ratio:.1f}{note}")
 
     nbytes = scan["event_bytes"]
     ratios = [r["ratio"] for r in rounds]
@@ -96,12 +123,18 @@ def main(argv=None) -> int:
         "ratio": peers.summarize(ratios, "x"),
         "reader_mb_per_s": peers.summarize([nbytes / peers.MB / s for s in reader_medians], "MB/s"),
         "data_server_mb_per_s": peers.summarize([nbytes / peers.MB / s for s in server_seconds], "MB/s"),
+        **({"scan_ratio": peers.summarize([r["scan_ratio"] for r in rounds], "x"),
+            "scan_mb_per_s": peers.summarize([nbytes / peers.MB / r["scan_seconds_median"] for r in rounds], "MB/s")}
+           if args.gradalert else {}),
         "machine": peers.machine_info(),
         "versions": peers.versions(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
+    if args.gradalert:
+        scans = [r["scan_ratio"] for r in rounds]
+        print(f"scan: median ratio {statistics.median(scans):.1f}x (min {min(scans):.1f}, max {max(scans):.1f})")
     print(f"median ratio {statistics.median(ratios):.1f}x over {len(ratios)} rounds "
           f"(min {min(ratios):.1f}, max {max(ratios):.1f}); reader {statistics.median(reader_medians) * 1000:.1f} ms, "
           f"data server {statistics.median(server_seconds):.3f} s (medians)")

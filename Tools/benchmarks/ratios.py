@@ -54,6 +54,11 @@ def main():
     with open(args.scan) as handle:
         scan = json.load(handle)
 
+    inter = None
+    if args.interleaved:
+        with open(args.interleaved) as handle:
+            inter = json.load(handle)
+
     def peer(name):
         entry = peers.get(name)
         return entry.get("median") if entry else None
@@ -77,9 +82,7 @@ def main():
         # minute); the passes minutes apart are still shown.
         row("reader, both CRCs, MB/s (1 core)", read, "data server via tensorboard (start-up incl.)", peer("data_server_mb_per_s"),
             None if args.interleaved else 10)
-        if args.interleaved:
-            with open(args.interleaved) as handle:
-                inter = json.load(handle)
+        if inter:
             ratio = inter["ratio"]["median"]
             rows.append((f"  same, {inter['ratio']['repetitions']} interleaved rounds (median of the rounds' ratios)",
                          fmt(inter["reader_mb_per_s"]["median"]), "data server via tensorboard, same rounds",
@@ -140,8 +143,19 @@ def main():
             ours = entry[label]["mb_per_s"]
             note = "2 cores" if label == "all_cores" else "1 core"
             if abs(mb - size / 1e6) < 1:
-                row(f"gradalert scan MB/s ({note}, {mb:.0f} MB)", ours, "data server via tensorboard", peer("data_server_mb_per_s"), 10 if label == "all_cores" else None)
+                # With interleaved rounds, the 2-core target is judged on them, as the reader's is.
+                interleaved_scan = label == "all_cores" and inter is not None and "scan_ratio" in inter
+                judged_here = label == "all_cores" and not interleaved_scan
+                row(f"gradalert scan MB/s ({note}, {mb:.0f} MB)", ours, "data server via tensorboard", peer("data_server_mb_per_s"), 10 if judged_here else None)
                 row("", ours, "Python EventAccumulator", peer("event_accumulator_mb_per_s"), 100 if label == "all_cores" else None)
+                if interleaved_scan:
+                    ratio = inter["scan_ratio"]["median"]
+                    rows.append((f"  same, {inter['scan_ratio']['repetitions']} interleaved rounds (median of the rounds' ratios)",
+                                 fmt(inter["scan_mb_per_s"]["median"]), "data server via tensorboard, same rounds",
+                                 fmt(inter["data_server_mb_per_s"]["median"]), f"{ratio:.1f}×",
+                                 f"≥ 10× {'met' if ratio >= 10 else 'NOT met'}"))
+                    rows.append(("  rounds' ratios, lowest and highest", "", "", "",
+                                 f"{inter['scan_ratio']['min']:.1f}–{inter['scan_ratio']['max']:.1f}×", ""))
         rows.append((f"scan peak RSS, {mb:.0f} MB logdir", fmt(entry["all_cores"]["peak_rss_bytes"], "B"), "", "", "", ""))
 
     lines = ["| measurement | gradalert | anchor | anchor value | ratio | target |", "|---|---|---|---|---|---|"]

@@ -53,10 +53,10 @@ echo "==> gradalert scan"
 echo "==> peers (tensorboardX, crc32c, google-crc32c, TensorBoard's data server and accumulator, tbparse)"
 "$venv/bin/python" "$here/peers.py" --logdir "$out/logdir" --out "$out/peers.json" --accumulator-limit-mb 50
 
-echo "==> the decoding reader and the data server in interleaved rounds"
+echo "==> the decoding reader, scan and the data server in interleaved rounds"
 rm -f "$out/interleaved.json"
-"$venv/bin/python" "$here/interleaved.py" --read-logdir "$bin/read-logdir" --logdir "$out/logdir" \
-    --rounds 9 --out "$out/interleaved.json" || echo "interleaved rounds failed (above); the table will lack them"
+"$venv/bin/python" "$here/interleaved.py" --read-logdir "$bin/read-logdir" --gradalert "$root/.build/release/gradalert" \
+    --logdir "$out/logdir" --rounds 9 --out "$out/interleaved.json" || echo "interleaved rounds failed (above); the table will lack them"
 
 echo "==> ratios"
 interleaved=()
