@@ -236,6 +236,11 @@ __attribute__((target("sse4.2,pclmul"))) static uint32_t clmul_raw(uint32_t crc,
 #define FOLD_LONG_TAIL 16384u
 #define FOLD_SHORT_HEAD 4096u
 #define FOLD_SHORT_TAIL 1024u
+// Histogram records are 1-8 KiB: 2 KiB blocks fold them too (measured on 2,200-byte records,
+// 20.9 against 24.8 GB/s). The tail is SHORT_BLOCK bytes, so `shift_short` joins the chains.
+#define FOLD_TINY_HEAD 1024u
+#define FOLD_TINY_TAIL 256u
+_Static_assert(FOLD_TINY_TAIL == SHORT_BLOCK, "the tiny tier joins its chains with shift_short");
 
 #if defined(__x86_64__)
 static uint64_t fold_1024[2];  // fold a 128-bit lane forward by 1,024 bits (eight lanes)
@@ -330,6 +335,11 @@ FOLD_TARGET static uint32_t folding_raw(uint32_t crc, const unsigned char *p, si
         crc = fold_block(crc, p, FOLD_SHORT_HEAD, FOLD_SHORT_TAIL, &shift_fold_short);
         p += FOLD_SHORT_HEAD + 4 * FOLD_SHORT_TAIL;
         n -= FOLD_SHORT_HEAD + 4 * FOLD_SHORT_TAIL;
+    }
+    while (n >= FOLD_TINY_HEAD + 4 * FOLD_TINY_TAIL) {
+        crc = fold_block(crc, p, FOLD_TINY_HEAD, FOLD_TINY_TAIL, &shift_short);
+        p += FOLD_TINY_HEAD + 4 * FOLD_TINY_TAIL;
+        n -= FOLD_TINY_HEAD + 4 * FOLD_TINY_TAIL;
     }
     return clmul_raw(crc, p, n);
 }

@@ -14,7 +14,7 @@ public struct Event: Sendable {
     /// Which member of the Event's `what` oneof was set.
     public enum Content: Sendable {
         /// The first record of a file: "brain.Event:2" for every current writer.
-        case fileVersion(String)
+        indirect case fileVersion(String)
         case summary([SummaryValue])
         indirect case sessionLog(SessionLog)
         /// A serialized GraphDef, MetaGraphDef or tagged RunMetadata: kept as a size only.

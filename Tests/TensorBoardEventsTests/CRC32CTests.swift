@@ -22,9 +22,9 @@ import Testing
         }
     }
 
-    /// The folding path's blocks are 8 KiB and 128 KiB: zeros and a byte ramp that fill them exactly
-    /// agree with the portable path (which the short known answers above pin down).
-    @Test(arguments: [8192, 131_072, 139_264])
+    /// The folding path's blocks are 2 KiB, 8 KiB and 128 KiB: zeros and a byte ramp that fill them
+    /// exactly agree with the portable path (which the short known answers above pin down).
+    @Test(arguments: [2048, 4096, 8192, 10_240, 131_072, 139_264])
     func foldingOnWholeBlocks(length: Int) {
         let zeros = [UInt8](repeating: 0, count: length)
         let ramp = (0..<length).map { UInt8(truncatingIfNeeded: $0) }
@@ -64,12 +64,13 @@ import Testing
     }
 
     /// Hardware, folding and portable paths agree on random buffers of random lengths (crossing
-    /// the 3×256 and 3×8192-byte interleaving thresholds and the folding path's 8 KiB and 128 KiB
-    /// blocks) at every alignment, and when continued in pieces.
+    /// the 3×256 and 3×8192-byte interleaving thresholds and the folding path's 2 KiB, 8 KiB and
+    /// 128 KiB blocks) at every alignment, and when continued in pieces.
     @Test func hardwareMatchesPortable() {
         var random = TestRandom(seed: 7)
         let buffer = (0..<400_000).map { _ in UInt8.random(in: 0...255, using: &random) }
-        let lengths = [0, 1, 7, 8, 9, 63, 767, 768, 769, 1000, 8191, 8192, 8193, 16_384, 24_575, 24_576, 24_577,
+        let lengths = [0, 1, 7, 8, 9, 63, 767, 768, 769, 1000, 2047, 2048, 2049, 2200, 4095, 4096, 6143, 6144,
+                       8191, 8192, 8193, 16_384, 24_575, 24_576, 24_577,
                        50_000, 99_000, 131_071, 131_072, 131_073, 139_264, 270_000, 398_000]
             + (0..<200).map { _ in Int.random(in: 0..<398_000, using: &random) }
         buffer.withUnsafeBytes { bytes in

@@ -21,7 +21,7 @@ uint32_t gradalert_crc32c_hardware(uint32_t crc, const void *data, size_t length
 
 /// The x86-64 path that runs `crc32` chains and VPCLMULQDQ folding side by side (AVX2 and
 /// VPCLMULQDQ required), or 0 and nothing computed when this CPU lacks them; see
-/// `gradalert_crc32c_has_folding`. Buffers under 8 KiB go through `crc32` chains alone (three
+/// `gradalert_crc32c_has_folding`. Buffers under 2 KiB go through `crc32` chains alone (three
 /// chains joined by PCLMULQDQ from 64 bytes up).
 uint32_t gradalert_crc32c_folding(uint32_t crc, const void *data, size_t length);
 
