@@ -137,6 +137,7 @@ struct DecodeStorage {
     }
 
     /// A histogram's bucket right edges, from the packed doubles in `payload`.
+    @inline(__always)
     mutating func bucketLimits(packed payload: UnsafeRawBufferPointer) -> [Double] {
         var spare: [Double] = []
         if !sparesGiven { swap(&spare, &limits) }
@@ -144,6 +145,7 @@ struct DecodeStorage {
     }
 
     /// A histogram's bucket counts, from the packed doubles in `payload`.
+    @inline(__always)
     mutating func bucketCounts(packed payload: UnsafeRawBufferPointer) -> [Double] {
         var spare: [Double] = []
         if !sparesGiven { swap(&spare, &counts) }
@@ -162,7 +164,8 @@ struct DecodeStorage {
     }
 
     /// `payload`'s doubles (little-endian, any alignment) in an array: `spare`, overwritten, when
-    /// its capacity fits; otherwise a new array of exactly the right size.
+    /// its capacity fits; otherwise a new array of exactly the right size, with unaligned doubles
+    /// copied through `aligned`.
     private static func doubles(
         packed payload: UnsafeRawBufferPointer, spare: inout [Double], aligned: inout [Double],
         misses: inout Int, isReusing: inout Bool
@@ -179,43 +182,14 @@ struct DecodeStorage {
                 result.removeLast(result.count - count)
             } else if result.count < count {
                 let missing = count - result.count
-                if aligned.count < missing { aligned = Array(repeating: 0, count: Swift.max(count, 256)) }
+                growScratch(&aligned, to: missing)
                 aligned.withUnsafeBufferPointer { result.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<missing])) }
             }
             result.withUnsafeMutableBytes { $0.copyMemory(from: payload) }
             tally(reused: result.withUnsafeBufferPointer { $0.baseAddress } == before, misses: &misses, isReusing: &isReusing)
             return result
         }
-        guard count > 0 else { return [] }
-        // A new array is built with `Array(UnsafeBufferPointer)`, whose storage allocation is
-        // specialised here; the other initialisers (`repeating:`, `unsafeUninitializedCapacity:`)
-        // call the standard library's generic one, which looks the storage class's metadata up
-        // in a locked table on every call (measured: 40 against 75 ns for 100 doubles).
-        if Int(bitPattern: payload.baseAddress) & (MemoryLayout<Double>.alignment - 1) == 0 {
-            return payload.withMemoryRebound(to: Double.self) { Array($0) }
-        }
-        return withAligned(payload, scratch: &aligned, reuse: isReusing) { Array($0) }
-    }
-
-    /// Calls `body` with `payload`'s doubles at an aligned address: in `scratch` when reusing
-    /// (it grows to the largest run up to `largestKept`), else in a temporary allocation.
-    private static func withAligned<Result>(
-        _ payload: UnsafeRawBufferPointer, scratch: inout [Double], reuse: Bool,
-        _ body: (UnsafeBufferPointer<Double>) -> Result
-    ) -> Result {
-        let count = payload.count / 8
-        if reuse, count <= largestKept {
-            if scratch.count < count { scratch = Array(repeating: 0, count: Swift.max(count, 256)) }
-            return scratch.withUnsafeMutableBufferPointer { room in
-                let slice = UnsafeMutableBufferPointer(rebasing: room[0..<count])
-                UnsafeMutableRawBufferPointer(slice).copyMemory(from: payload)
-                return body(UnsafeBufferPointer(slice))
-            }
-        }
-        return withUnsafeTemporaryAllocation(of: Double.self, capacity: count) { room in
-            UnsafeMutableRawBufferPointer(room).copyMemory(from: payload)
-            return body(UnsafeBufferPointer(room))
-        }
+        return [Double](packedDoubles: payload, scratch: &aligned, keepsScratch: isReusing)
     }
 
     /// Empties `array` keeping its capacity, and counts whether its buffer was still shared.
