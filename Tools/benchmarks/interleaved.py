@@ -14,6 +14,11 @@ right after the other (alternating which goes first), and the ratio is taken wit
   - with --gradalert: `gradalert scan LOGDIR --format json`, launch to exit on every core (as in
     `scan_bench.py`), the median of 3.
 
+Each round starts from the same page-cache state (`--page-cache`, see pagecache.py): by default
+the logdir is dropped from the cache and read back sequentially, which leaves it as large folios;
+`single-pages` leaves it as single 4 KiB pages, the slowest cached state (the kernel's copy out of
+it takes about twice as long). The state found at the start of each round is recorded.
+
 Reports the median of the per-round ratios, and each side's median, to a JSON file.
 
 Usage (from the repository root; run.sh does this)::
@@ -33,6 +38,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pagecache  # noqa: E402
 import peers  # noqa: E402  (the data server's launch, timing and checks are shared)
 
 
@@ -66,6 +72,9 @@ def main(argv=None) -> int:
     p.add_argument("--samples-per-plugin", default="scalars=100000")
     p.add_argument("--server-timeout", type=float, default=600.0)
     p.add_argument("--gradalert", help="the gradalert executable, to time `gradalert scan` in each round too")
+    p.add_argument("--page-cache", choices=pagecache.LAYOUTS + ("as-is",), default="sequential",
+                   help="the page-cache state each round starts from (pagecache.py): the logdir dropped and read "
+                        "back sequentially (large folios), or 4 KiB at a time (single pages), or left as it is")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
 
@@ -74,6 +83,11 @@ def main(argv=None) -> int:
     every = peers.all_cpus()
     rounds = []
     for index in range(args.rounds):
+        # Each round starts from the same page-cache state: this VM hands pages back while idle
+        # and reads them again one by one, which moves the kernel's copy by a factor of two.
+        if args.page_cache != "as-is":
+            pagecache.settle([args.logdir], args.page_cache)
+        census = pagecache.census([args.logdir])
         def server():
             r = peers.run_tensorboard_once(args.logdir, scan, "log", args.server_timeout, every,
                                            args.samples_per_plugin)
@@ -101,14 +115,15 @@ def main(argv=None) -> int:
         ratio = theirs / ours["seconds_median"]
         entry = {"reader_seconds": ours["seconds"], "reader_seconds_median": ours["seconds_median"],
                  "data_server_seconds": theirs, "ratio": ratio, "reader_first": index % 2 == 0,
-                 "loadavg": peers.loadavg()}
+                 "loadavg": peers.loadavg(), "page_cache_at_start": census}
         note = ""
         if scanned is not None:
             entry["scan_seconds_median"] = scanned
             entry["scan_ratio"] = theirs / scanned
             note = f", scan {scanned * 1000:.1f} ms, ratio {theirs / scanned:.1f}"
         rounds.append(entry)
-        peers.log(f"round {index + 1}/{args.rounds}: reader {ours['seconds_median'] * 1000:.1f} ms, "
+        share = f", {census['large_folio_share']:.0%} of cached pages in large folios" if census else ""
+        peers.log(f"round {index + 1}/{args.rounds}{share}: reader {ours['seconds_median'] * 1000:.1f} ms, "
                   f"data server {theirs:.3f} s, ratio {ratio:.1f}{note}")
 
     nbytes = scan["event_bytes"]
@@ -119,6 +134,7 @@ def main(argv=None) -> int:
         "what": "decoding reader (1 core) vs tensorboard --load_fast=true (start-up incl.), interleaved rounds",
         "logdir": args.logdir,
         "event_bytes": nbytes,
+        "page_cache": args.page_cache,
         "rounds": rounds,
         "ratio": peers.summarize(ratios, "x"),
         "reader_mb_per_s": peers.summarize([nbytes / peers.MB / s for s in reader_medians], "MB/s"),
@@ -135,7 +151,7 @@ def main(argv=None) -> int:
     if args.gradalert:
         scans = [r["scan_ratio"] for r in rounds]
         print(f"scan: median ratio {statistics.median(scans):.1f}x (min {min(scans):.1f}, max {max(scans):.1f})")
-    print(f"median ratio {statistics.median(ratios):.1f}x over {len(ratios)} rounds "
+    print(f"page cache: {args.page_cache}; median ratio {statistics.median(ratios):.1f}x over {len(ratios)} rounds "
           f"(min {min(ratios):.1f}, max {max(ratios):.1f}); reader {statistics.median(reader_medians) * 1000:.1f} ms, "
           f"data server {statistics.median(server_seconds):.3f} s (medians)")
     return 0

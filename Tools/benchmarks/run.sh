@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark and every peer in one go on this machine, and prints the ratio table that
-# docs/benchmarks.md records. Takes about 15 minutes; run it on a quiet machine.
+# docs/benchmarks.md records. Takes about 20 minutes; run it on a quiet machine.
 #
 #   Tools/benchmarks/run.sh                 # results in $OUT (default /tmp/gradalert-bench)
 #   OUT=/some/dir Tools/benchmarks/run.sh
@@ -37,7 +37,13 @@ if [[ ! -x "$venv/bin/python" ]] || ! cmp -s "$here/peers-requirements.txt" "$ve
     cp "$here/peers-requirements.txt" "$venv/.gradalert-requirements"
 fi
 
+# Every read-side stage starts from the same page-cache state: the logdirs dropped and read back
+# sequentially (large folios). See pagecache.py: left alone, this VM's cache drifts towards single
+# pages, and the kernel's copy out of it then takes twice as long.
+settle() { python3 "$here/pagecache.py" settle --layout sequential "$out/logdir" "$out/logdir-50" "$out/logdir-500" "$out/logdir-gz"; }
+
 echo "==> Swift benchmarks, one core"
+settle
 (cd "$here" && BENCH_LOGDIR="$out/logdir" BENCH_LOGDIR_GZ="$out/logdir-gz" taskset -c 0 swift package --allow-writing-to-package-directory \
     benchmark --skip ".*2 threads.*" --format jmh --path "$out/one-core" --no-progress)
 (cd "$here" && BENCH_LOGDIR="$out/logdir" BENCH_LOGDIR_GZ="$out/logdir-gz" taskset -c 0 swift package benchmark --skip ".*2 threads.*" --no-progress) > "$out/one-core.txt"
@@ -47,20 +53,27 @@ echo "==> Swift benchmarks, two cores (scaling)"
     benchmark --target HooksBenchmarks --filter "stats\\+histogram (2 threads )?[0-9]+e6" --format jmh --path "$out/two-cores" --no-progress)
 
 echo "==> gradalert scan"
+settle
 "$venv/bin/python" "$here/scan_bench.py" --gradalert "$root/.build/release/gradalert" \
     --logdir "$out/logdir" --logdir "$out/logdir-50" --logdir "$out/logdir-500" --out "$out/scan.json"
 
 echo "==> peers (tensorboardX, crc32c, google-crc32c, TensorBoard's data server and accumulator, tbparse)"
+settle
 "$venv/bin/python" "$here/peers.py" --logdir "$out/logdir" --out "$out/peers.json" --accumulator-limit-mb 50
 
-echo "==> the decoding reader, scan and the data server in interleaved rounds"
-rm -f "$out/interleaved.json"
+echo "==> the decoding reader, scan and the data server in interleaved rounds (page cache: large folios, then single pages)"
+rm -f "$out/interleaved.json" "$out/interleaved-single-pages.json"
 "$venv/bin/python" "$here/interleaved.py" --read-logdir "$bin/read-logdir" --gradalert "$root/.build/release/gradalert" \
-    --logdir "$out/logdir" --rounds 9 --out "$out/interleaved.json" || echo "interleaved rounds failed (above); the table will lack them"
+    --logdir "$out/logdir" --rounds 9 --page-cache sequential --out "$out/interleaved.json" \
+    || echo "interleaved rounds failed (above); the table will lack them"
+"$venv/bin/python" "$here/interleaved.py" --read-logdir "$bin/read-logdir" --gradalert "$root/.build/release/gradalert" \
+    --logdir "$out/logdir" --rounds 9 --page-cache single-pages --out "$out/interleaved-single-pages.json" \
+    || echo "interleaved rounds (single pages) failed (above); the table will lack them"
 
 echo "==> ratios"
 interleaved=()
 [[ -f "$out/interleaved.json" ]] && interleaved=(--interleaved "$out/interleaved.json")
+[[ -f "$out/interleaved-single-pages.json" ]] && interleaved+=(--interleaved-single-pages "$out/interleaved-single-pages.json")
 "$venv/bin/python" "$here/ratios.py" --swift "$out/one-core/Current_run.jmh.json" \
     --swift-parallel "$out/two-cores/Current_run.jmh.json" --peers "$out/peers.json" \
     --scan "$out/scan.json" --logdir-bytes "$bytes" "${interleaved[@]}" --out "$out/ratios.md"
