@@ -191,3 +191,36 @@ extension EventFileEntry: Equatable {
         }
     }
 }
+
+/// The reader loads its window from the 64-byte boundary at or before a record (so the kernel's
+/// copy is never misaligned against the page cache): records at every offset modulo 64, read
+/// through windows of many sizes, come back exactly as they do from memory.
+@Suite struct ReaderWindowTests {
+    @Test func recordsAtEveryAlignmentReadThroughAnyWindow() throws {
+        let directory = try TemporaryDirectory()
+        let writer = try SummaryWriter(logdir: directory.path)
+        var random = TestRandom(seed: 64)
+        for step in 0..<1000 {
+            // Tags of 1-80 bytes put records at every offset modulo 64.
+            let tag = String(repeating: "t", count: Int.random(in: 1...80, using: &random))
+            if step % 7 == 0 {
+                try writer.histogram(tag, values: (0...(step % 50)).map { Float($0) - 3 }, step: step)
+            } else {
+                try writer.scalar(tag, Double(step), step: step, wallTime: 1000)
+            }
+        }
+        try writer.close()
+        let bytes = try fileBytes(writer.path)
+        let expected = describedEntries(EventFileReader(bytes: bytes))
+        let residues = Set(EventFileReader(bytes: bytes).readAll().compactMap { entry -> Int? in
+            if case .event(_, let offset) = entry { return offset % 64 }
+            return nil
+        })
+        #expect(residues.count == 64)
+        #expect(expected.count == 1001)
+        #expect(!expected.contains { $0.hasPrefix("diagnostic") })
+        for size in [64, 65, 100, 1000, 4099, 1 << 20] {
+            #expect(describedEntries(EventFileReader(path: writer.path, bufferSize: size)) == expected, "a \(size)-byte window")
+        }
+    }
+}

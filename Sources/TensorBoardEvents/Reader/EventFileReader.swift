@@ -55,7 +55,7 @@ public final class EventFileReader {
 
     public init(path: String, bufferSize: Int = 1 << 20) {
         self.path = path
-        cursor = Cursor(path: path, window: .allocate(byteCount: Swift.max(bufferSize, 64), alignment: 16))
+        cursor = Cursor(path: path, window: .allocate(byteCount: Swift.max(bufferSize, 64), alignment: Cursor.windowAlignment))
         cursor.descriptor = open(path, O_RDONLY | O_CLOEXEC)
         if cursor.descriptor < 0 {
             let code = errno
@@ -372,17 +372,25 @@ private struct Cursor {
             return UnsafeRawBufferPointer(rebasing: memory[position..<(position + count)])
         }
         guard position >= 0, count <= fileSizeNow() - position else { return nil }
-        if count > window.count {
+        // Loaded from the 64-byte boundary at or before `position` into a window aligned to 64, so
+        // the kernel's copy out of the page cache never writes 1-31 bytes past where it reads
+        // (modulo 4 KiB): on the AMD EPYC here, `read` then copies 4x slower.
+        let skew = position & (Self.windowAlignment - 1)
+        let needed = skew + count
+        if needed > window.count {
             // Only now, with the bytes known to exist, is the window grown to fit the record.
             window.deallocate()
-            window = .allocate(byteCount: count, alignment: 16)
+            window = .allocate(byteCount: needed, alignment: Self.windowAlignment)
         }
-        let loaded = preadFully(descriptor, into: window.baseAddress!, count: window.count, at: position)
-        windowStart = position
+        let loaded = preadFully(descriptor, into: window.baseAddress!, count: window.count, at: position - skew)
+        windowStart = position - skew
         windowCount = loaded
-        guard loaded >= count else { return nil }
-        return UnsafeRawBufferPointer(rebasing: window[0..<count])
+        guard loaded >= needed else { return nil }
+        return UnsafeRawBufferPointer(rebasing: window[skew..<needed])
     }
+
+    /// The alignment of the window, in memory and of the file offset it is loaded from.
+    static let windowAlignment = 64
 }
 
 /// Reads up to `count` bytes at `offset` (retrying short reads and EINTR); returns how many were
