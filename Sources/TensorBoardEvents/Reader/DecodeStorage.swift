@@ -27,7 +27,7 @@ import Darwin
 /// - Between events the reader holds at most: an array of 16 values, which it keeps only when they
 ///   are scalars and at most one histogram, whose bucket arrays are the two it keeps anyway; two
 ///   bucket arrays of `largestKept` doubles; an aligned copy area as large; and `tagSlots` tags of
-///   up to `longestCachedTag` bytes. An event with images, text, tensors or a second histogram is
+///   up to `longestCachedTag` bytes, with a copy of their bytes (16 KiB). An event with images, text, tensors or a second histogram is
 ///   not held on to.
 struct DecodeStorage {
     /// Capacity, in doubles, above which a bucket array is not kept for reuse (128 KiB).
@@ -51,8 +51,12 @@ struct DecodeStorage {
     /// Whether this event's values hold nothing but scalars and one histogram whose bucket arrays
     /// were kept: only then is its value array kept, so that little memory is held between events.
     private var valuesAreLight = true
-    /// Tags by a hash of their bytes (a slot holds the last tag that hashed to it).
+    /// Tags by a hash of their bytes (a slot holds the last tag that hashed to it), with a copy of
+    /// each slot's bytes (`longestCachedTag` a slot) and its length, which a tag read is compared
+    /// with: a few word compares, where the string's own bytes took a call to reach and `memcmp`.
     private var tags: [String] = []
+    private var tagBytes: [UInt64] = []
+    private var tagCounts: [UInt8] = []
     /// 8-byte aligned room that packed doubles stored at an odd address are copied through.
     private var aligned: [Double] = []
     /// Value arrays and bucket arrays that came back still shared, in a row, counted apart: an
@@ -89,16 +93,45 @@ struct DecodeStorage {
         guard cachesTags, bytes.count <= Self.longestCachedTag, !bytes.isEmpty, let base = bytes.baseAddress else {
             return String(decoding: bytes, as: UTF8.self)
         }
-        if tags.isEmpty { tags = Array(repeating: "", count: Self.tagSlots) }
-        let slot = Self.slot(base, bytes.count)
-        var cached = tags[slot]
-        let found = cached.withUTF8 { utf8 in
-            utf8.count == bytes.count && memcmp(utf8.baseAddress!, base, bytes.count) == 0
+        if tags.isEmpty {
+            tags = Array(repeating: "", count: Self.tagSlots)
+            tagBytes = Array(repeating: 0, count: Self.tagSlots * Self.longestCachedTag / 8)
+            tagCounts = Array(repeating: 0, count: Self.tagSlots)
         }
-        if found { return cached }
+        let count = bytes.count
+        let slot = Self.slot(base, count)
+        let found = Int(tagCounts[slot]) == count && tagBytes.withUnsafeBytes { cached in
+            Self.equal(base, cached.baseAddress! + slot * Self.longestCachedTag, count)
+        }
+        if found { return tags[slot] }
+        // Made from the bytes, so an invalid UTF-8 tag comes out repaired, as it would uncached.
         let made = String(decoding: bytes, as: UTF8.self)
         tags[slot] = made
+        tagCounts[slot] = UInt8(count)
+        tagBytes.withUnsafeMutableBytes { cached in
+            (cached.baseAddress! + slot * Self.longestCachedTag).copyMemory(from: base, byteCount: count)
+        }
         return made
+    }
+
+    /// Whether the `count` bytes at `a` and at `b` are the same (1 <= count <= 64), reading no byte
+    /// outside either: whole words, the last one overlapping the word before.
+    @inline(__always)
+    private static func equal(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+        if count < 8 {
+            for index in 0..<count where a.load(fromByteOffset: index, as: UInt8.self) != b.load(fromByteOffset: index, as: UInt8.self) {
+                return false
+            }
+            return true
+        }
+        var offset = 0
+        while offset + 8 < count {
+            if a.loadUnaligned(fromByteOffset: offset, as: UInt64.self) != b.loadUnaligned(fromByteOffset: offset, as: UInt64.self) {
+                return false
+            }
+            offset += 8
+        }
+        return a.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
     }
 
     /// A slot for a tag, from all its bytes (tags such as `model.layers.3.mlp.weight` differ only
