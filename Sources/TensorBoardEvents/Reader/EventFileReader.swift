@@ -239,7 +239,7 @@ private struct Cursor {
             return truncation(needed: recordSize)
         }
         let start = offset
-        let data = UnsafeRawBufferPointer(rebasing: record[TFRecord.headerSize..<(TFRecord.headerSize + Int(length))])
+        let data = UnsafeRawBufferPointer(start: record.baseAddress! + TFRecord.headerSize, count: Int(length))
         offset += recordSize
         guard Self.dataVerifies(record, length: Int(length)) else {
             return .diagnostic(RecordDiagnostic(
@@ -359,7 +359,8 @@ private struct Cursor {
         // Most calls find the bytes in the window already (it is only ever loaded from a file).
         // (Compared without adding to `position`, which may be near Int.max after `skip(to:)`.)
         if position >= windowStart, count <= windowCount - (position - windowStart) {
-            return UnsafeRawBufferPointer(rebasing: window[(position - windowStart)..<(position - windowStart + count)])
+            // (Checked just above, so built from the address rather than as a checked slice.)
+            return UnsafeRawBufferPointer(start: window.baseAddress! + (position - windowStart), count: count)
         }
         if let gzip {
             guard position >= 0, count >= 0 else { return nil }
