@@ -84,7 +84,8 @@ def main():
         ratio = source[ratio_key]
         rows.append((f"  same, {ratio['repetitions']} interleaved rounds, {state} (median of the rounds' ratios)",
                      fmt(source[ours_key]["median"]), "data server via tensorboard, same rounds",
-                     fmt(source["data_server_mb_per_s"]["median"]), f"{ratio['median']:.1f}×",
+                     # Two decimals: at one, 9.97 would read "10.0×, NOT met".
+                     fmt(source["data_server_mb_per_s"]["median"]), f"{ratio['median']:.2f}×",
                      f"≥ 10× {'met' if ratio['median'] >= 10 else 'NOT met'}"))
         rows.append(("  rounds' ratios, lowest and highest", "", "", "", f"{ratio['min']:.1f}–{ratio['max']:.1f}×", ""))
 
