@@ -168,16 +168,18 @@ import GradAlertTestSupport
         }
     }
 
-    /// Tags that share their length and differ only in the middle, more tags than the cache has
-    /// slots, 676 two-byte tags and 26 one-byte ones (so short tags, of one length or of two,
-    /// share slots too), long tags, non-ASCII tags and a tag that is not valid UTF-8: each reads
-    /// as exactly its own string.
+    /// Tags that share their length and differ only in the middle, or only in their last bytes,
+    /// more tags than the cache has slots, 676 two-byte tags and 26 one-byte ones (so short tags,
+    /// of one length or of two, share slots too), long tags, non-ASCII tags and a tag that is not
+    /// valid UTF-8: each reads as exactly its own string.
     @Test func everyTagReadsAsItself() throws {
         var tags = (0..<600).map { Array("grad/layer\(String(format: "%04d", $0)).weight/gradient".utf8) }
         tags += [Array("градиент/слой-1.вес".utf8), Array(repeating: UInt8(ascii: "x"), count: 200), Array("a".utf8), []]
         tags.append(Array("grad/broken-".utf8) + [0xC3] + Array(".weight/gradient".utf8))
         let letters = UInt8(ascii: "a")...UInt8(ascii: "z")
         tags += letters.flatMap { first in letters.map { [first, $0] } } + letters.map { [$0] }
+        // Same length, differing only in the last one or two bytes (8 and 18 bytes long).
+        tags += letters.map { Array("grad/no".utf8) + [$0] } + (0..<100).map { Array("grad/norm/layer-\(String(format: "%02d", $0))".utf8) }
         let (bytes, written) = Self.file(events: 2400, sizes: [3], tags: tags, seed: 4)
         let reader = EventFileReader(bytes: bytes)
         var step = 0

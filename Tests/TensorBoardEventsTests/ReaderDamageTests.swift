@@ -221,6 +221,15 @@ extension EventFileEntry: Equatable {
         #expect(!expected.contains { $0.hasPrefix("diagnostic") })
         for size in [64, 65, 100, 1000, 4099, 1 << 20] {
             #expect(describedEntries(EventFileReader(path: writer.path, bufferSize: size)) == expected, "a \(size)-byte window")
+            // Every load starts at a 64-byte boundary of the file, into a 64-byte-aligned window.
+            let reader = EventFileReader(path: writer.path, bufferSize: size)
+            var placements = Set<Int>()
+            while reader.next() != nil {
+                let (fileOffset, address) = reader.windowPlacement
+                #expect(fileOffset % 64 == 0 && address % 64 == 0, "a \(size)-byte window at file offset \(fileOffset), address \(address)")
+                placements.insert(fileOffset)
+            }
+            #expect(placements.count > (size < 4096 ? 100 : 0))
         }
     }
 }

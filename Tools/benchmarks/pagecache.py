@@ -32,7 +32,8 @@ import struct
 import sys
 
 LAYOUTS = ("sequential", "single-pages")
-PAGE = 4096
+MADV_RANDOM = 1
+PAGE = mmap.PAGESIZE
 
 
 def event_files(paths: list[str]) -> list[str]:
@@ -42,6 +43,8 @@ def event_files(paths: list[str]) -> list[str]:
         if os.path.isfile(path):
             found.append(path)
             continue
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"no such file or directory: {path}")
         for folder, _, names in sorted(os.walk(path)):
             found.extend(os.path.join(folder, n) for n in sorted(names) if "tfevents" in n)
     return found
@@ -73,12 +76,16 @@ def settle(paths: list[str], layout: str) -> None:
 
 def census(paths: list[str]) -> dict | None:
     """How the page cache holds the files now: their pages, how many are cached, and how many of
-    those belong to large folios. Reads nothing that is not cached already. None when
-    /proc/kpageflags cannot be read (it needs root)."""
+    those belong to large folios. Reads nothing that is not cached already. None when the page
+    frames cannot be seen (/proc/kpageflags needs root, and /proc/self/pagemap CAP_SYS_ADMIN)."""
     try:
         flags = open("/proc/kpageflags", "rb", buffering=0)
+    except OSError:
+        return None
+    try:
         pagemap = open("/proc/self/pagemap", "rb", buffering=0)
     except OSError:
+        flags.close()
         return None
     libc = _libc()
     total = cached = in_large = 0
@@ -98,6 +105,8 @@ def census(paths: list[str]) -> dict | None:
                 resident = (ctypes.c_ubyte * pages)()
                 if libc.mincore(address, size, resident) != 0:
                     continue
+                # A page dropped after mincore must not be read back with readahead around it.
+                libc.madvise(address, size, MADV_RANDOM)
                 for index in range(pages):
                     if not resident[index] & 1:
                         continue
@@ -106,8 +115,11 @@ def census(paths: list[str]) -> dict | None:
                     entry = struct.unpack("<Q", pagemap.read(8))[0]
                     if not entry >> 63:
                         continue
+                    frame = entry & ((1 << 55) - 1)
+                    if frame == 0:
+                        return None  # frame numbers hidden (no CAP_SYS_ADMIN): nothing to count
                     cached += 1
-                    flags.seek((entry & ((1 << 55) - 1)) * 8)
+                    flags.seek(frame * 8)
                     value = struct.unpack("<Q", flags.read(8))[0]
                     if value >> 15 & 1 or value >> 16 & 1:  # KPF_COMPOUND_HEAD, KPF_COMPOUND_TAIL
                         in_large += 1
@@ -123,6 +135,7 @@ def _libc():
     libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
     libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
     libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     return libc
 
 

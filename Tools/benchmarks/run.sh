@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark and every peer in one go on this machine, and prints the ratio table that
-# docs/benchmarks.md records. Takes about 20 minutes; run it on a quiet machine.
+# docs/benchmarks.md records. Takes about 15 minutes; run it on a quiet machine.
 #
 #   Tools/benchmarks/run.sh                 # results in $OUT (default /tmp/gradalert-bench)
 #   OUT=/some/dir Tools/benchmarks/run.sh

@@ -50,6 +50,12 @@ public final class EventFileReader {
     /// How many values of the last summary event the reader holds for reuse (for tests).
     var heldValueCount: Int { cursor.storage.heldValueCount }
 
+    /// Where the window was last loaded from in the file, and its address (for tests: both should
+    /// be multiples of 64).
+    var windowPlacement: (fileOffset: Int, address: Int) {
+        (cursor.windowStart, Int(bitPattern: cursor.window.baseAddress))
+    }
+
     /// For a gzip file, the bytes its window of decompressed data holds now (for tests).
     var gzipWindowCapacity: Int? { cursor.gzip?.window.count }
 
