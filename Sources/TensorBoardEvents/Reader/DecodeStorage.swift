@@ -27,8 +27,8 @@ import Darwin
 /// - Between events the reader holds at most: an array of 16 values, which it keeps only when they
 ///   are scalars and at most one histogram, whose bucket arrays are the two it keeps anyway; two
 ///   bucket arrays of `largestKept` doubles; an aligned copy area as large; and `tagSlots` tags of
-///   up to `longestCachedTag` bytes, with a copy of their bytes (16 KiB). An event with images, text, tensors or a second histogram is
-///   not held on to.
+///   up to `longestCachedTag` bytes, with a copy of their bytes (16 KiB). An event with images,
+///   text, tensors or a second histogram is not held on to.
 struct DecodeStorage {
     /// Capacity, in doubles, above which a bucket array is not kept for reuse (128 KiB).
     static let largestKept = 1 << 14
