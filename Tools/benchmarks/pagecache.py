@@ -37,7 +37,9 @@ PAGE = mmap.PAGESIZE
 
 
 def event_files(paths: list[str]) -> list[str]:
-    """The files named, and every file with `tfevents` in its name under the directories named."""
+    """The files named, and every file with `tfevents` in its name under the directories named.
+    (As peers.discover_runs finds them; not imported from there, because peers needs the venv's
+    packages and this runs on the system Python.)"""
     found = []
     for path in paths:
         if os.path.isfile(path):
