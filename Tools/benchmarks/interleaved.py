@@ -79,7 +79,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     scan = peers.scan_logdir(args.logdir)
-    peers.warm_page_cache(args.logdir)
+    if args.page_cache == "as-is":
+        peers.warm_page_cache(args.logdir)  # otherwise every round settles the cache itself
     every = peers.all_cpus()
     rounds = []
     for index in range(args.rounds):
@@ -88,6 +89,7 @@ def main(argv=None) -> int:
         if args.page_cache != "as-is":
             pagecache.settle([args.logdir], args.page_cache)
         census = pagecache.census([args.logdir])
+
         def server():
             r = peers.run_tensorboard_once(args.logdir, scan, "log", args.server_timeout, every,
                                            args.samples_per_plugin)
