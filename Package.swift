@@ -11,10 +11,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "TensorBoardEvents", targets: ["TensorBoardEvents"]),
-        .library(name: "ExplosionDetector", targets: ["ExplosionDetector"]),
+        .library(name: "GradientDetection", targets: ["GradientDetection"]),
         .library(name: "GradientHooks", targets: ["GradientHooks"]),
+        .library(name: "GradAlertAnalysis", targets: ["GradAlertAnalysis"]),
         .library(name: "GradAlertLab", targets: ["GradAlertLab"]),
-        .library(name: "GradAlertCLI", targets: ["GradAlertCLI"]),
         .executable(name: "gradalert", targets: ["gradalert"]),
     ],
     dependencies: [
@@ -33,33 +33,45 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        // The event-file format: wire encoding, TFRecord framing, the writer and the reader.
         .target(
             name: "TensorBoardEvents",
             dependencies: ["CGradAlertCRC32C", "CGradAlertZlib"],
             swiftSettings: swiftSettings
         ),
-        // Streaming rules over (step, value) series: alerts, episodes, origin, remedies. No dependencies.
+        // Streaming rules over (step, value) series, the step assembler both data paths share,
+        // alerts, episodes, origin, remedies. No dependencies.
         .target(
-            name: "ExplosionDetector",
+            name: "GradientDetection",
             swiftSettings: swiftSettings
         ),
         // Parameter discovery, one-pass gradient statistics and histograms, clipping, GradientMonitor.
         .target(
             name: "GradientHooks",
-            dependencies: ["TensorBoardEvents", "ExplosionDetector", "CGradAlertStats"],
+            dependencies: ["TensorBoardEvents", "GradientDetection", "CGradAlertStats"],
+            swiftSettings: swiftSettings
+        ),
+        // Log analysis over files: run discovery, streams, tag classification, run reports, the
+        // log scanner and the follower that scan, watch and export share.
+        .target(
+            name: "GradAlertAnalysis",
+            dependencies: ["TensorBoardEvents", "GradientDetection"],
             swiftSettings: swiftSettings
         ),
         // A small neural-network library with hand-written backpropagation, for the demo.
         .target(
             name: "GradAlertLab",
-            dependencies: ["GradientHooks", "ExplosionDetector", "TensorBoardEvents"],
+            dependencies: ["GradientHooks", "GradientDetection", "TensorBoardEvents"],
             swiftSettings: swiftSettings
         ),
+        // The commands and their output formats. A library target (not a product) so that tests
+        // run commands in-process.
         .target(
             name: "GradAlertCLI",
             dependencies: [
                 "TensorBoardEvents",
-                "ExplosionDetector",
+                "GradientDetection",
+                "GradAlertAnalysis",
                 "GradAlertLab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -67,17 +79,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "gradalert",
-            dependencies: [
-                "GradAlertCLI",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            dependencies: ["GradAlertCLI"],
             swiftSettings: swiftSettings
         ),
         // Writes a logdir with every record kind plus a manifest of what it wrote, for
         // Tools/compat/check_tensorboard.py (TensorBoard's own loaders) to verify.
         .executableTarget(
             name: "gradalert-compat-writer",
-            dependencies: ["TensorBoardEvents", "GradAlertCLI", "GradientHooks", "GradAlertLab", "ExplosionDetector"],
+            dependencies: ["TensorBoardEvents", "GradAlertCLI", "GradientHooks", "GradAlertLab", "GradientDetection"],
             path: "Tools/compat/writer",
             swiftSettings: swiftSettings
         ),
@@ -88,10 +97,11 @@ let package = Package(
             path: "Tools/reliability/writer",
             swiftSettings: swiftSettings
         ),
-        // Helpers the test targets share (an exact JSON parser for the fixtures; gzip made by zlib).
+        // Helpers the test targets share (an exact JSON parser for the fixtures; gzip made by zlib;
+        // deterministic random numbers; temporary directories; synthetic runs).
         .target(
             name: "GradAlertTestSupport",
-            dependencies: ["CGradAlertZlib"],
+            dependencies: ["CGradAlertZlib", "TensorBoardEvents"],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
@@ -101,13 +111,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "ExplosionDetectorTests",
-            dependencies: ["ExplosionDetector"],
+            name: "GradientDetectionTests",
+            dependencies: ["GradientDetection", "GradAlertTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GradientHooksTests",
-            dependencies: ["GradientHooks", "TensorBoardEvents", "ExplosionDetector", "GradAlertTestSupport"],
+            dependencies: ["GradientHooks", "TensorBoardEvents", "GradientDetection", "GradAlertTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GradAlertAnalysisTests",
+            dependencies: [
+                "GradAlertAnalysis", "GradientHooks", "GradAlertLab", "TensorBoardEvents", "GradientDetection",
+                "GradAlertTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -118,7 +136,7 @@ let package = Package(
         .testTarget(
             name: "GradAlertCLITests",
             dependencies: [
-                "GradAlertCLI", "TensorBoardEvents", "ExplosionDetector", "GradAlertTestSupport",
+                "GradAlertCLI", "GradAlertAnalysis", "TensorBoardEvents", "GradientDetection", "GradAlertTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

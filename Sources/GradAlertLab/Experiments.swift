@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import ExplosionDetector
+import GradientDetection
 import Foundation
 import GradientHooks
 import TensorBoardEvents
@@ -53,7 +53,6 @@ public struct ExperimentResult: Sendable {
     public var maxGlobalNorm: Double
     /// The step at which the gradients stopped being finite and training was abandoned, if it was.
     public var divergedAt: Int?
-    public var alertsDuringTraining: Int
 }
 
 public enum Lab {
@@ -132,7 +131,7 @@ public enum Lab {
         }
         var flow: [[Double]] = []
         var result = ExperimentResult(name: experiment.name, change: experiment.change, stepsRun: 0, finalLoss: .nan,
-                                      accuracy: 0, maxGlobalNorm: 0, divergedAt: nil, alertsDuringTraining: 0)
+                                      accuracy: 0, maxGlobalNorm: 0, divergedAt: nil)
         // The task decides the model, how a batch goes forward and back, and what it is judged on;
         // the training loop is the same for both.
         let model: AnyObject
@@ -193,7 +192,6 @@ public enum Lab {
     ) -> Bool {
         guard let report = try? monitor.record(step: step, loss: Double(loss)) else { return false }
         result.stepsRun = step + 1
-        result.alertsDuringTraining += report.alerts.count
         flow.append(report.parameters.map(\.statistics.l2Norm))
         if report.globalNorm.isFinite { result.maxGlobalNorm = max(result.maxGlobalNorm, report.globalNorm) } else { result.maxGlobalNorm = report.globalNorm }
         if report.shouldSkipStep || !loss.isFinite {

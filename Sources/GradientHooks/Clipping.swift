@@ -37,6 +37,29 @@ public enum GradientClipping {
         return pow(total, 1 / p)
     }
 
+    /// The p-norm of a buffer of any element type gradalert reads.
+    public static func norm(_ buffer: GradientBuffer, type p: Double) -> Double {
+        switch buffer {
+        case .float(let values): return norm(values, type: p)
+        case .double(let values): return norm(values.lazy.map { $0 }, type: p)
+        case .float16(let values): return norm(values.lazy.map { Double(GradientStatisticsKernel.halfToFloat($0)) }, type: p)
+        }
+    }
+
+    /// The p-norm of values already widened to Double (double and half-precision buffers).
+    private static func norm(_ values: some Sequence<Double>, type p: Double) -> Double {
+        if p == .infinity {
+            var largest = 0.0
+            for value in values {
+                if value.isNaN { return .nan }
+                largest = Swift.max(largest, Swift.abs(value))
+            }
+            return largest
+        }
+        if p == 2 { return values.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+        return pow(values.reduce(0) { $0 + pow(Swift.abs($1), p) }, 1 / p)
+    }
+
     /// The norm of the per-parameter norms (PyTorch's total norm).
     public static func totalNorm(_ norms: [Double], type p: Double) -> Double {
         if norms.isEmpty { return 0 }
@@ -63,15 +86,21 @@ public enum GradientClipping {
         _ parameters: [Parameter], maxNorm: Double, normType: Double = 2, errorIfNonfinite: Bool = false
     ) throws -> Double {
         let norms = parameters.map { parameter in parameter.gradient.withUnsafeBufferPointer { norm($0, type: normType) } }
-        let total = totalNorm(norms, type: normType)
-        if errorIfNonfinite && !total.isFinite { throw NonFiniteNormError(totalNorm: total, normType: normType) }
-        let factor = coefficient(maxNorm: maxNorm, totalNorm: total)
+        let (total, factor) = try clipping(norms: norms, maxNorm: maxNorm, normType: normType, errorIfNonfinite: errorIfNonfinite)
         for parameter in parameters {
             parameter.gradient.withUnsafeMutableBufferPointer { gradient in
                 for index in gradient.indices { gradient[index] *= factor }
             }
         }
         return total
+    }
+
+    /// The step every global-norm clipping shares: the total norm of the per-gradient `norms` and
+    /// the factor to scale every gradient by (1 when already within `maxNorm`).
+    static func clipping(norms: [Double], maxNorm: Double, normType: Double, errorIfNonfinite: Bool) throws(NonFiniteNormError) -> (total: Double, factor: Float) {
+        let total = totalNorm(norms, type: normType)
+        if errorIfNonfinite && !total.isFinite { throw NonFiniteNormError(totalNorm: total, normType: normType) }
+        return (total, coefficient(maxNorm: maxNorm, totalNorm: total))
     }
 
     /// Clamps every gradient element of `parameters` to [-clipValue, clipValue] (NaN stays NaN).

@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import ExplosionDetector
+import GradientDetection
 import TensorBoardEvents
 
 /// The two lines a training loop adds: watch a model once, record after every backward pass.
@@ -20,7 +20,8 @@ import TensorBoardEvents
 /// ```
 ///
 /// Each step it measures every watched gradient in one pass (no copies), writes the norms to
-/// TensorBoard, feeds them and the loss to the `ExplosionDetector`, and reports any alert: in the
+/// TensorBoard, feeds them and the loss — as the file stores them, in float32 — to the same
+/// `StepAssembler` and detector `gradalert scan` uses on files, and reports any alert: in the
 /// returned `StepReport`, to `onAlert`, and as Markdown under the `gradalert/alerts` text tag
 /// (flushed at once, so the alert is on disk even if the process dies next).
 ///
@@ -63,7 +64,10 @@ public final class GradientMonitor {
     public let writer: SummaryWriter
     public let options: Options
     public var onAlert: ((Alert) -> Void)?
-    public private(set) var detector: ExplosionDetector
+    /// The steps and series the detector has seen, its alerts and episodes.
+    public private(set) var assembler: StepAssembler
+    /// Each logged series' handle in the assembler, by tag.
+    private var seriesIDs: [String: StepAssembler.SeriesID] = [:]
 
     private var parameters: [(name: String, parameter: Parameter)] = []
     private var sources: [any GradientSource] = []
@@ -73,7 +77,7 @@ public final class GradientMonitor {
         writer = try SummaryWriter(logdir: logdir, options: options.writer)
         self.options = options
         self.onAlert = onAlert
-        detector = ExplosionDetector(configuration: options.detector)
+        assembler = StepAssembler(configuration: options.detector)
     }
 
     /// Watches every `Parameter` the model holds (found by reflection) that the filter accepts.
@@ -103,13 +107,13 @@ public final class GradientMonitor {
     @discardableResult
     public func record(step: Int, loss: Double?, gradients: [NamedGradient]) throws -> StepReport {
         let histogram = options.histogramEvery.map { $0 > 0 && step % $0 == 0 } ?? false
-        let wallTime = WallTime.now()
+        let wallTime = WallClock.now()
         let measured = measureAll(gradients, histogram: histogram)
+        let alertsBefore = assembler.alerts.count
 
         var squares = 0.0
         var maxAbs = 0.0
         var nonFinite: [String] = []
-        var points: [ExplosionDetector.Point] = []
         for (name, statistics) in measured {
             let norm = statistics.l2Norm
             squares += norm * norm
@@ -126,18 +130,19 @@ public final class GradientMonitor {
             if histogram, let summary = statistics.histogram() {
                 try writer.histogram("grad/\(name)", summary: summary, step: step, wallTime: wallTime)
             }
-            points.append(.init("grad_norm/\(name)", .layerGradientNorm, norm))
+            detect("grad_norm/\(name)", .layerGradientNorm, norm, step: step, wallTime: wallTime)
         }
         let global = squares.squareRoot()
         try writer.scalar("grad_norm/global", global, step: step, wallTime: wallTime)
-        points.append(.init("grad_norm/global", .globalGradientNorm, global))
+        detect("grad_norm/global", .globalGradientNorm, global, step: step, wallTime: wallTime)
         if let loss {
             try writer.scalar("loss", loss, step: step, wallTime: wallTime)
-            points.append(.init("loss", .loss, loss))
+            detect("loss", .loss, loss, step: step, wallTime: wallTime)
         }
         if options.updateRatio { try writeUpdateRatios(step: step, wallTime: wallTime) }
 
-        let alerts = detector.observe(step: Int64(step), wallTime: wallTime, points: points)
+        assembler.completeStep()
+        let alerts = assembler.alerts[alertsBefore...].map(\.alert)
         if !alerts.isEmpty && !histogram && options.histogramEvery != nil {
             // The step an alert fires is the one worth seeing in full: write its histograms now,
             // while the gradients are still there, whatever the cadence says.
@@ -151,6 +156,17 @@ public final class GradientMonitor {
             for alert in alerts { onAlert?(alert) }
         }
         return StepReport(step: step, wallTime: wallTime, globalNorm: global, globalMaxAbs: maxAbs, parameters: measured, alerts: alerts, nonFiniteParameters: nonFinite)
+    }
+
+    /// Hands one value to the assembler as the event file stores it (a float32 `simple_value`), so
+    /// that a scan of the file later sees exactly what the detector saw now.
+    private func detect(_ tag: String, _ role: SeriesRole, _ value: Double, step: Int, wallTime: Double) {
+        let id = seriesIDs[tag] ?? {
+            let id = assembler.series(tag, kind: .scalar(role))
+            seriesIDs[tag] = id
+            return id
+        }()
+        assembler.add(id, Double(Float(value)), step: Int64(step), wallTime: wallTime)
     }
 
     /// One pass over every watched gradient: reflected parameters, sources, then raw buffers.
@@ -181,21 +197,37 @@ public final class GradientMonitor {
         }
     }
 
+    /// ‖Δw‖ / ‖w‖ per parameter since the last step: reflected parameters, and sources that share
+    /// their values (`GradientSource.withValues`).
     private func writeUpdateRatios(step: Int, wallTime: Double) throws {
-        for (name, parameter) in parameters {
-            let current = parameter.values
-            if let previous = previousValues[name], previous.count == current.count {
+        var current: [(String, [Float])] = parameters.map { ($0.name, $0.parameter.values) }
+        for source in sources {
+            for name in source.parameterNames where options.filter.matches(name) {
+                if let values = source.withValues(of: name, Self.floats) { current.append((name, values)) }
+            }
+        }
+        for (name, values) in current {
+            if let previous = previousValues[name], previous.count == values.count {
                 var change = 0.0
                 var size = 0.0
-                for index in current.indices {
-                    let delta = Double(current[index]) - Double(previous[index])
+                for index in values.indices {
+                    let delta = Double(values[index]) - Double(previous[index])
                     change += delta * delta
-                    size += Double(current[index]) * Double(current[index])
+                    size += Double(values[index]) * Double(values[index])
                 }
                 let ratio = size > 0 ? (change / size).squareRoot() : 0
                 try writer.scalar("update_ratio/\(name)", ratio, step: step, wallTime: wallTime)
             }
-            previousValues[name] = current
+            previousValues[name] = values
+        }
+    }
+
+    /// A buffer's values as floats (a copy: the update ratio compares with the next step's).
+    private static func floats(_ buffer: GradientBuffer) -> [Float] {
+        switch buffer {
+        case .float(let values): Array(values)
+        case .double(let values): values.map { Float($0) }
+        case .float16(let values): values.map(GradientStatisticsKernel.halfToFloat)
         }
     }
 
@@ -207,24 +239,11 @@ public final class GradientMonitor {
         var sourceNames: [(any GradientSource, String)] = []
         for source in sources {
             for name in source.parameterNames where options.filter.matches(name) {
-                let norm = source.withGradient(of: name) { buffer -> Double in
-                    switch buffer {
-                    case .float(let values): return GradientClipping.norm(values, type: normType)
-                    case .double(let values): return Self.norm(values, normType)
-                    case .float16(let values):
-                        let floats = values.map(GradientStatisticsKernel.halfToFloat)
-                        return floats.withUnsafeBufferPointer { GradientClipping.norm($0, type: normType) }
-                    }
-                }
-                norms.append(norm)
+                norms.append(source.withGradient(of: name) { GradientClipping.norm($0, type: normType) })
                 sourceNames.append((source, name))
             }
         }
-        let total = GradientClipping.totalNorm(norms, type: normType)
-        if errorIfNonfinite && !total.isFinite {
-            throw GradientClipping.NonFiniteNormError(totalNorm: total, normType: normType)
-        }
-        let factor = GradientClipping.coefficient(maxNorm: maxNorm, totalNorm: total)
+        let (total, factor) = try GradientClipping.clipping(norms: norms, maxNorm: maxNorm, normType: normType, errorIfNonfinite: errorIfNonfinite)
         for (_, parameter) in parameters {
             parameter.gradient.withUnsafeMutableBufferPointer { gradient in
                 for index in gradient.indices { gradient[index] *= factor }
@@ -232,11 +251,6 @@ public final class GradientMonitor {
         }
         for (source, name) in sourceNames { _ = source.scaleGradient(of: name, by: Double(factor)) }
         return total
-    }
-
-    private static func norm(_ values: UnsafeBufferPointer<Double>, _ p: Double) -> Double {
-        if p == .infinity { return values.reduce(0) { $1.isNaN || $0.isNaN ? .nan : Swift.max($0, Swift.abs($1)) } }
-        return pow(values.reduce(0) { $0 + pow(Swift.abs($1), p) }, 1 / p)
     }
 
     /// Clamps the watched parameters' gradients to [-clipValue, clipValue].
@@ -247,51 +261,5 @@ public final class GradientMonitor {
     /// Flushes and closes the event file.
     public func close() throws {
         try writer.close()
-    }
-}
-
-/// Alerts as Markdown for TensorBoard's Text tab.
-public enum AlertMarkdown {
-    public static func render(_ alerts: [Alert]) -> String {
-        alerts.map(render).joined(separator: "\n\n---\n\n")
-    }
-
-    public static func render(_ alert: Alert) -> String {
-        var lines: [String] = []
-        let mark = alert.severity == .critical ? "🔴" : "🟠"
-        lines.append("### \(mark) \(alert.kind.rawValue) (\(alert.severity.rawValue)) at step \(alert.step)")
-        var detail = "**\(alert.series)** = \(format(alert.value))"
-        if let baseline = alert.baseline { detail += ", baseline \(format(baseline))" }
-        if let ratio = alert.ratio { detail += ", ratio \(format(ratio))×" }
-        lines.append(detail)
-        lines.append(alert.message)
-        if let origin = alert.origin {
-            lines.append("First layer to alert in this episode: `\(origin)`")
-        }
-        if !alert.remedies.isEmpty {
-            lines.append("What to try:")
-            lines.append(alert.remedies.enumerated().map { "\($0.offset + 1). \($0.element.advice)" }.joined(separator: "\n"))
-        }
-        return lines.joined(separator: "\n\n")
-    }
-
-    private static func format(_ value: Double) -> String {
-        if value.isNaN { return "NaN" }
-        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
-        let magnitude = Swift.abs(value)
-        if magnitude != 0 && (magnitude >= 1e5 || magnitude < 1e-3) {
-            let exponent = Int(floor(log10(magnitude)))
-            let mantissa = (value / pow(10, Double(exponent)) * 100).rounded() / 100
-            return "\(mantissa)e\(exponent)"
-        }
-        return "\((value * 1000).rounded() / 1000)"
-    }
-}
-
-enum WallTime {
-    static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
     }
 }

@@ -57,27 +57,11 @@ public struct GradientStatistics: Sendable, Equatable {
     public func histogram() -> HistogramSummary? {
         guard let bucketCounts else { return nil }
         let counts = bucketCounts.map(Double.init)
-        var low = finiteCount > 0 ? min : 0
-        var high = finiteCount > 0 ? max : 0
-        if negativeInfinityCount > 0 { low = -.infinity }
-        if positiveInfinityCount > 0 { high = .infinity }
-        if finiteCount == 0 {
-            if negativeInfinityCount == 0 && positiveInfinityCount > 0 { low = .infinity }
-            if positiveInfinityCount == 0 && negativeInfinityCount > 0 { high = -.infinity }
-        }
-        var total = sum
-        var squares = sumSquares
-        if nanCount > 0 || (positiveInfinityCount > 0 && negativeInfinityCount > 0) {
-            total = .nan
-        } else if positiveInfinityCount > 0 {
-            total = .infinity
-        } else if negativeInfinityCount > 0 {
-            total = -.infinity
-        }
-        if nanCount > 0 { squares = .nan } else if positiveInfinityCount + negativeInfinityCount > 0 { squares = .infinity }
         let nonFinite = NonFiniteCounts(nan: nanCount, positiveInfinity: positiveInfinityCount, negativeInfinity: negativeInfinityCount)
         return counts.withUnsafeBufferPointer {
-            HistogramSummary(tensorFlowBucketCounts: $0, min: low, max: high, sum: total, sumSquares: squares, nonFinite: nonFinite)
+            HistogramSummary(
+                tensorFlowBucketCounts: $0, finiteCount: finiteCount, finiteMin: min, finiteMax: max,
+                finiteSum: sum, finiteSumSquares: sumSquares, nonFinite: nonFinite)
         }
     }
 
@@ -258,38 +242,4 @@ public enum GradientStatisticsKernel {
         }
         return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
     }
-}
-
-/// Results of the chunks of one parallel pass.
-private final class PartResults: @unchecked Sendable {
-    private var parts: [GradientStatistics]
-    private let lock = NSLockLike()
-
-    init(count: Int) { parts = Array(repeating: GradientStatistics(), count: count) }
-
-    func set(_ index: Int, _ value: GradientStatistics) {
-        lock.withLock { parts[index] = value }
-    }
-
-    func get(_ index: Int) -> GradientStatistics { lock.withLock { parts[index] } }
-}
-
-/// A pthread mutex, so this module needs no Foundation.
-private final class NSLockLike: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
-    }
-}
-
-/// Hands a value to other threads where the compiler cannot see that it is safe.
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

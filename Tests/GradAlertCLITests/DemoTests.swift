@@ -1,6 +1,7 @@
-import ExplosionDetector
+import GradientDetection
 import ArgumentParser
 import Foundation
+import GradAlertAnalysis
 import Testing
 
 @testable import GradAlertCLI
@@ -49,7 +50,7 @@ import Testing
         var output = ""
         _ = try await command.execute(output: &output)
         let report = try #require(await LogScanner(classifier: try TagClassifier(), configuration: .init())
-            .scan(runs: try LogScanner.discover([logdir])).reports.first)
+            .scan(runs: try RunDiscovery.runs(under: [logdir])).reports.first)
         #expect(report.verdict == .exploding)
         let collapsed = report.alerts.filter { $0.alert.kind == .collapse }.map(\.alert.series)
         #expect(collapsed.contains("grad_norm/layers.0.weight"), "\(collapsed)")

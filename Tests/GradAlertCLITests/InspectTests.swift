@@ -1,4 +1,5 @@
 import Foundation
+import GradAlertAnalysis
 import Testing
 
 @testable import GradAlertCLI

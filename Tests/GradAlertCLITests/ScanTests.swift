@@ -1,53 +1,12 @@
 import ArgumentParser
-import ExplosionDetector
+import GradientDetection
 import Foundation
+import GradAlertTestSupport
+import GradAlertAnalysis
 import Testing
 
 @testable import GradAlertCLI
 @testable import TensorBoardEvents
-
-/// A temporary log directory, removed afterwards.
-final class LogFolder {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.path + "/gradalert-scan-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
-/// Log-normal noise around `level` (σ = 0.15 decades), deterministic.
-struct Jitter {
-    var state: UInt64
-    mutating func next(_ level: Double) -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        let u = Double((z ^ (z >> 31)) >> 11) * 0x1p-53
-        return level * pow(10, 0.15 * (u - 0.5) * 2)
-    }
-}
-
-func writeRun(_ directory: String, steps: Range<Int>, seed: UInt64 = 1, layers: [String] = ["fc1", "fc2"],
-              global: Bool = true, norm: (Int, String) -> Double? = { _, _ in nil }, loss: (Int) -> Double? = { _ in nil }) throws {
-    let writer = try SummaryWriter(logdir: directory)
-    var jitter = Jitter(state: seed)
-    for step in steps {
-        var squares = 0.0
-        for layer in layers {
-            let value = norm(step, layer) ?? jitter.next(0.5)
-            squares += value * value
-            try writer.scalar("grad_norm/\(layer)", value, step: step, wallTime: 1_700_000_000 + Double(step))
-        }
-        if global { try writer.scalar("grad_norm/global", squares.squareRoot(), step: step, wallTime: 1_700_000_000 + Double(step)) }
-        try writer.scalar("loss", loss(step) ?? 2.0 * exp(-Double(step) / 300) + 0.1, step: step, wallTime: 1_700_000_000 + Double(step))
-        try writer.scalar("lr", 0.1, step: step)
-    }
-    try writer.close()
-}
 
 func scanJSON(_ paths: [String], _ extra: [String] = []) async throws -> (status: Int32, json: [String: Any]) {
     var command = try Scan.parse(paths + ["--format", "json"] + extra)
@@ -60,7 +19,7 @@ func scanJSON(_ paths: [String], _ extra: [String] = []) async throws -> (status
 
 @Suite struct ScanTests {
     @Test func healthyAndExplodingRuns() async throws {
-        let folder = try LogFolder()
+        let folder = try TemporaryDirectory()
         try writeRun(folder.path + "/healthy", steps: 0..<400)
         try writeRun(folder.path + "/exploding", steps: 0..<300, seed: 2, norm: { step, layer in
             guard step >= 200 else { return nil }
@@ -99,7 +58,7 @@ func scanJSON(_ paths: [String], _ extra: [String] = []) async throws -> (status
     }
 
     @Test func failOnDecidesTheExitStatus() async throws {
-        let folder = try LogFolder()
+        let folder = try TemporaryDirectory()
         // Only a growth warning: ×1.15 a step for a while, then back down.
         try writeRun(folder.path + "/warm", steps: 0..<200, layers: ["fc"], norm: { step, _ in
             (100..<130).contains(step) ? 0.5 * pow(1.15, Double(step - 99)) : nil
@@ -117,7 +76,7 @@ func scanJSON(_ paths: [String], _ extra: [String] = []) async throws -> (status
 
     @Test func usageErrorsExitTwo() async throws {
         #expect(try await scanJSON(["/nonexistent/logs"]).status == ExitStatus.usage)
-        let folder = try LogFolder()
+        let folder = try TemporaryDirectory()
         #expect(try await scanJSON([folder.path]).status == ExitStatus.usage)  // no event files
         #expect(throws: (any Error).self) {
             var command = try Scan.parse([folder.path, "--grad-tags", "(unclosed"])
@@ -128,7 +87,7 @@ func scanJSON(_ paths: [String], _ extra: [String] = []) async throws -> (status
     /// A job that exploded, was restarted from an earlier step, and then trained fine: TensorBoard
     /// shows only the restart, but scan reports the explosion, marked as superseded.
     @Test func restartSegmentsAreScannedAndMarked() async throws {
-        let folder = try LogFolder()
+        let folder = try TemporaryDirectory()
         let run = folder.path + "/restarted"
         try writeRun(run, steps: 0..<120, norm: { step, _ in step >= 100 ? 1e4 : nil })
         try writeRun(run, steps: 90..<300, seed: 9)  // second file, steps go back to 90
@@ -150,22 +109,22 @@ func scanJSON(_ paths: [String], _ extra: [String] = []) async throws -> (status
 
     /// Per-layer norms only: a global norm is computed from them and watched too.
     @Test func globalNormIsDerivedFromLayers() async throws {
-        let folder = try LogFolder()
+        let folder = try TemporaryDirectory()
         try writeRun(folder.path + "/layers", steps: 0..<150, layers: ["a", "b", "c"], global: false, norm: { step, layer in
             step >= 120 && layer == "b" ? 500 : nil
         })
         let (_, json) = try await scanJSON([folder.path])
         let report = try #require((json["runs"] as? [[String: Any]])?.first)
         let gradient = (report["series"] as? [String: [String]])?["gradient"] ?? []
-        #expect(gradient.contains(RunAnalysis.derivedGlobalName))
+        #expect(gradient.contains(StepAssembler.derivedGlobalName))
         let alerts = report["alerts"] as? [[String: Any]] ?? []
-        #expect(alerts.contains { $0["tag"] as? String == RunAnalysis.derivedGlobalName && $0["kind"] as? String == "spike" })
+        #expect(alerts.contains { $0["tag"] as? String == StepAssembler.derivedGlobalName && $0["kind"] as? String == "spike" })
         #expect(report["origin"] as? String == "grad_norm/b")
     }
 
     /// Gradient histograms are series too: norm = sqrt(sum_squares), NaN when the values were.
     @Test func histogramsGiveNorms() async throws {
-        let folder = try LogFolder()
+        let folder = try TemporaryDirectory()
         let writer = try SummaryWriter(logdir: folder.path + "/histos")
         for step in 0..<60 {
             var values = (0..<100).map { Float(sin(Double($0 + step))) * 0.01 }
@@ -180,7 +139,7 @@ func scanJSON(_ paths: [String], _ extra: [String] = []) async throws -> (status
     }
 
     @Test func damagedFilesAreDiagnosticsNotFailures() async throws {
-        let folder = try LogFolder()
+        let folder = try TemporaryDirectory()
         try writeRun(folder.path + "/run", steps: 0..<50)
         let file = try #require(try FileManager.default.contentsOfDirectory(atPath: folder.path + "/run").first)
         let path = folder.path + "/run/" + file
@@ -197,19 +156,42 @@ func scanJSON(_ paths: [String], _ extra: [String] = []) async throws -> (status
     }
 
     @Test func exportWritesEverySeriesPoint() throws {
-        let folder = try LogFolder()
+        let folder = try TemporaryDirectory()
         try writeRun(folder.path + "/r", steps: 0..<10, layers: ["w"], loss: { $0 == 5 ? .nan : nil })
         var csv = ""
         let status = try Export.export(paths: [folder.path], format: .csv, classifier: try TagClassifier(), output: &csv)
         #expect(status == ExitStatus.success)
         let lines = csv.split(separator: "\n")
-        #expect(lines.first == "run,segment,tag,role,step,wall_time,value")
+        #expect(lines.first == "run,stream,segment,tag,role,step,wall_time,value")
         #expect(lines.count == 1 + 10 * 3)  // grad_norm/w, grad_norm/global, loss
-        #expect(lines.contains { $0.hasPrefix("r,0,loss,loss,5,") && $0.hasSuffix(",nan") })
+        #expect(lines.contains { $0.hasPrefix("r,0,0,loss,loss,5,") && $0.hasSuffix(",nan") })
         var json = ""
         _ = try Export.export(paths: [folder.path], format: .json, classifier: try TagClassifier(), output: &json)
         let document = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         #expect((document?["series"] as? [Any])?.count == 30)
+    }
+
+    /// Two writers logging into one run folder at the same time (data-parallel ranks) are two
+    /// streams in export, as in scan, not one series that keeps restarting.
+    @Test func exportNumbersConcurrentWritersAsStreams() throws {
+        let folder = try TemporaryDirectory()
+        let rank0 = try SummaryWriter(logdir: folder.path + "/ddp")
+        let rank1 = try SummaryWriter(logdir: folder.path + "/ddp")
+        for step in 0..<5 {
+            try rank0.scalar("loss", 1.0, step: step)
+            try rank1.scalar("loss", 2.0, step: step)
+        }
+        try rank0.close()
+        try rank1.close()
+        var csv = ""
+        #expect(try Export.export(paths: [folder.path], format: .csv, classifier: try TagClassifier(), output: &csv) == ExitStatus.success)
+        let rows = csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        #expect(rows.count == 10)
+        // Every value of a stream is its own writer's, and no row starts a new segment.
+        #expect(Set(rows.filter { $0[1] == "0" }.map { $0[7] }).count == 1)
+        #expect(Set(rows.filter { $0[1] == "1" }.map { $0[7] }).count == 1)
+        #expect(rows.filter { $0[1] == "1" }.count == 5)
+        #expect(rows.allSatisfy { $0[2] == "0" })
     }
 }
 

@@ -1,7 +1,8 @@
 import Foundation
+import GradAlertTestSupport
 import Testing
 
-@testable import ExplosionDetector
+@testable import GradientDetection
 @testable import GradientHooks
 @testable import TensorBoardEvents
 
@@ -12,14 +13,8 @@ struct TinyNet {
     var output = Dense(16, 1)
 
     init(seed: UInt64, scale: Float = 0.5) {
-        var state = seed
-        func next() -> Float {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Float((z ^ (z >> 31)) >> 40) / Float(1 << 24) * 2 - 1
-        }
+        var random = TestRandom(seed: seed)
+        func next() -> Float { Float(random.next() >> 40) / Float(1 << 24) * 2 - 1 }
         for p in [hidden.weight, output.weight] { for i in 0..<p.count { p.values[i] = next() * scale } }
     }
 

@@ -1,19 +1,10 @@
 import Foundation
+import GradAlertTestSupport
 import Testing
 
 @testable import GradientHooks
 @testable import TensorBoardEvents
 
-struct Random64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct BucketTableTests {
     /// The table agrees with the `std::upper_bound` definition on every Float within 300 ulps of
@@ -34,7 +25,7 @@ struct Random64: RandomNumberGenerator {
                 down = down.nextDown
             }
         }
-        var random = Random64(state: 17)
+        var random = TestRandom(seed: 17)
         for _ in 0..<500_000 {
             let bits = UInt32.random(in: 0...UInt32.max, using: &random)
             probes.append(Float(bitPattern: bits))
@@ -62,7 +53,7 @@ struct Random64: RandomNumberGenerator {
                 down = down.nextDown
             }
         }
-        var random = Random64(state: 5)
+        var random = TestRandom(seed: 5)
         for _ in 0..<200_000 { probes.append(Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &random))) }
         var mismatches = 0
         for value in probes where value.isFinite && table.index(of: value) != TensorFlowBuckets.upperBoundIndex(of: value) {
@@ -95,7 +86,7 @@ struct Random64: RandomNumberGenerator {
     }
 
     func awkwardValues(count: Int, seed: UInt64) -> [Float] {
-        var random = Random64(state: seed)
+        var random = TestRandom(seed: seed)
         return (0..<count).map { index in
             switch Int.random(in: 0..<100, using: &random) {
             case 0: return .nan
@@ -150,7 +141,7 @@ struct Random64: RandomNumberGenerator {
     /// Chunked across threads, the result is the same bit for bit whatever the thread count.
     @Test func resultsDoNotDependOnThreads() {
         let count = 3 * GradientStatisticsKernel.chunkSize + 12345
-        var random = Random64(state: 99)
+        var random = TestRandom(seed: 99)
         let values = (0..<count).map { _ in Float.random(in: -1...1, using: &random) }
         let one = values.withUnsafeBufferPointer { GradientStatisticsKernel.compute($0, histogram: true, threads: 1) }
         let two = values.withUnsafeBufferPointer { GradientStatisticsKernel.compute($0, histogram: true, threads: 2) }

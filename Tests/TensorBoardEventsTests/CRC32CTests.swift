@@ -1,4 +1,5 @@
 import CGradAlertCRC32C
+import GradAlertTestSupport
 import Testing
 
 @testable import TensorBoardEvents

@@ -1,3 +1,4 @@
+import GradAlertTestSupport
 import Testing
 
 @testable import TensorBoardEvents

@@ -1,4 +1,5 @@
 import Foundation
+import GradAlertTestSupport
 import Testing
 
 @testable import TensorBoardEvents

@@ -12,8 +12,8 @@ let package = Package(
             name: "EventReaderFuzzer",
             dependencies: [
                 .product(name: "TensorBoardEvents", package: "gradalert"),
-                .product(name: "GradAlertCLI", package: "gradalert"),
-                .product(name: "ExplosionDetector", package: "gradalert"),
+                .product(name: "GradAlertAnalysis", package: "gradalert"),
+                .product(name: "GradientDetection", package: "gradalert"),
             ]
         )
     ]

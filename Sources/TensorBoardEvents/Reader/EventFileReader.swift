@@ -354,8 +354,7 @@ private struct Cursor {
     mutating func fileSizeNow() -> Int {
         if let gzip { return gzip.decompressedCount }
         if let memory { return memory.count }
-        var info = stat()
-        if fstat(descriptor, &info) == 0 { fileSize = Int(info.st_size) }
+        if let size = TensorBoardEvents.fileSize(of: descriptor) { fileSize = size }
         return fileSize
     }
 
@@ -398,20 +397,4 @@ private struct Cursor {
 
     /// The alignment of the window, in memory and of the file offset it is loaded from.
     static let windowAlignment = 64
-}
-
-/// Reads up to `count` bytes at `offset` (retrying short reads and EINTR); returns how many were
-/// read, fewer at the end of the file or on an error.
-func preadFully(_ descriptor: Int32, into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) -> Int {
-    var loaded = 0
-    while loaded < count {
-        let result = pread(descriptor, buffer + loaded, count - loaded, off_t(offset + loaded))
-        if result < 0 {
-            if errno == EINTR { continue }
-            break
-        }
-        if result == 0 { break }
-        loaded += result
-    }
-    return loaded
 }

@@ -26,7 +26,7 @@ public enum LogDirectory {
 
     /// A file's size in bytes, following symbolic links (0 if it cannot be read).
     public static func fileSize(_ path: String) -> Int {
-        (try? URL(fileURLWithPath: path).resolvingSymlinksInPath().resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0
+        TensorBoardEvents.fileSize(atPath: path) ?? 0
     }
 
     /// True for names TensorBoard treats as event files.

@@ -108,6 +108,39 @@ extension HistogramSummary {
             bucketLimits: bucketLimits, bucketCounts: bucketCounts, nonFinite: nonFinite)
     }
 
+    /// Builds a summary in TensorFlow's default layout from per-bucket counts of the finite values
+    /// and their moments, with the rules above for what NaN and ±Inf do to min, max, sum and
+    /// sum of squares (`nonFinite` counts them; the finite moments are over finite values only).
+    public init(
+        tensorFlowBucketCounts counts: UnsafeBufferPointer<Double>, finiteCount: Int,
+        finiteMin: Double, finiteMax: Double, finiteSum: Double, finiteSumSquares: Double, nonFinite: NonFiniteCounts
+    ) {
+        var low = finiteCount > 0 ? finiteMin : 0
+        var high = finiteCount > 0 ? finiteMax : 0
+        if nonFinite.negativeInfinity > 0 { low = -.infinity }
+        if nonFinite.positiveInfinity > 0 { high = .infinity }
+        if finiteCount == 0 {
+            // Only infinities (and NaN): min and max are the infinities there are.
+            if nonFinite.negativeInfinity == 0 && nonFinite.positiveInfinity > 0 { low = .infinity }
+            if nonFinite.positiveInfinity == 0 && nonFinite.negativeInfinity > 0 { high = -.infinity }
+        }
+        var sum = finiteSum
+        if nonFinite.nan > 0 || (nonFinite.positiveInfinity > 0 && nonFinite.negativeInfinity > 0) {
+            sum = .nan
+        } else if nonFinite.positiveInfinity > 0 {
+            sum = .infinity
+        } else if nonFinite.negativeInfinity > 0 {
+            sum = -.infinity
+        }
+        var sumSquares = finiteSumSquares
+        if nonFinite.nan > 0 {
+            sumSquares = .nan
+        } else if nonFinite.positiveInfinity + nonFinite.negativeInfinity > 0 {
+            sumSquares = .infinity
+        }
+        self.init(tensorFlowBucketCounts: counts, min: low, max: high, sum: sum, sumSquares: sumSquares, nonFinite: nonFinite)
+    }
+
     /// Summarises `values` in TensorFlow's default layout (one pass).
     public init<C: Collection>(values: C) where C.Element: BinaryFloatingPoint {
         var counts = [Double](repeating: 0, count: TensorFlowBuckets.count)
@@ -119,33 +152,24 @@ extension HistogramSummary {
         var finite = 0
         for element in values {
             let value = Double(element)
-            sum += value
-            sumSquares += value * value
             if value.isFinite {
                 counts[TensorFlowBuckets.index(of: value)] += 1
                 finite += 1
+                sum += value
+                sumSquares += value * value
                 if value < minimum { minimum = value }
                 if value > maximum { maximum = value }
             } else if value.isNaN {
                 nonFinite.nan += 1
             } else if value > 0 {
                 nonFinite.positiveInfinity += 1
-                maximum = .infinity
             } else {
                 nonFinite.negativeInfinity += 1
-                minimum = -.infinity
             }
         }
-        if finite == 0 && nonFinite.positiveInfinity == 0 && nonFinite.negativeInfinity == 0 {
-            minimum = 0
-            maximum = 0
-        } else if finite == 0 {
-            if nonFinite.positiveInfinity == 0 { maximum = minimum }
-            if nonFinite.negativeInfinity == 0 { minimum = maximum }
-        }
-        let (lo, hi, s, ss, nf) = (minimum, maximum, sum, sumSquares, nonFinite)
+        let (count, lo, hi, s, ss, nf) = (finite, minimum, maximum, sum, sumSquares, nonFinite)
         self = counts.withUnsafeBufferPointer {
-            HistogramSummary(tensorFlowBucketCounts: $0, min: lo, max: hi, sum: s, sumSquares: ss, nonFinite: nf)
+            HistogramSummary(tensorFlowBucketCounts: $0, finiteCount: count, finiteMin: lo, finiteMax: hi, finiteSum: s, finiteSumSquares: ss, nonFinite: nf)
         }
     }
 }

@@ -35,12 +35,3 @@ extension String {
         String(map { $0 == "/" ? "_" : $0 })
     }
 }
-
-/// Seconds since the Unix epoch, from the real-time clock.
-enum WallClock {
-    static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-    }
-}

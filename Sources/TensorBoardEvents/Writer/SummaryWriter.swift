@@ -311,12 +311,3 @@ public final class SummaryWriter: Sendable {
         }
     }
 }
-
-@inline(__always)
-func closeDescriptor(_ descriptor: Int32) -> Int32 {
-    #if canImport(Glibc)
-    Glibc.close(descriptor)
-    #else
-    Darwin.close(descriptor)
-    #endif
-}

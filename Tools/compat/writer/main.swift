@@ -5,7 +5,7 @@
 // usage: gradalert-compat-writer LOGDIR MANIFEST.json
 
 import Foundation
-import ExplosionDetector
+import GradientDetection
 import GradAlertCLI
 import GradAlertLab
 import GradientHooks

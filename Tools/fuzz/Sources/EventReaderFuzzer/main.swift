@@ -1,5 +1,5 @@
-import ExplosionDetector
-import GradAlertCLI
+import GradAlertAnalysis
+import GradientDetection
 import TensorBoardEvents
 
 /// One fuzz input = the bytes of an event file. Everything that reads untrusted event files runs on
@@ -12,7 +12,7 @@ let classifier = try! TagClassifier()
 public func fuzzOneInput(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: start, count: count))
     let reader = EventFileReader(bytes: bytes, name: "fuzz")
-    var analysis = RunAnalysis(name: "fuzz", classifier: classifier, configuration: DetectorConfiguration())
+    var analysis = StreamAnalysis(run: "fuzz", classifier: classifier, configuration: DetectorConfiguration())
     var entries = 0
     var lastOffset = -1
     // Every entry moves forward: a reader that stalls would loop forever. A gzip input can inflate
@@ -26,11 +26,11 @@ public func fuzzOneInput(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
         if case .event(let event, let offset) = entry {
             precondition(offset > lastOffset, "events must come in file order")
             lastOffset = offset
-            _ = analysis.feed(event)
+            analysis.feed(event)
             fingerprints.append(fingerprint(event, offset))
         }
     }
-    _ = analysis.finish()
+    analysis.completeStep()
     // Events let go one by one (their arrays and tags reused) read exactly as each event decoded on
     // its own from the in-place path, with fresh storage. Records that fail to decode are skipped
     // by both.
@@ -43,9 +43,10 @@ public func fuzzOneInput(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     }) {}
     precondition(reference == fingerprints, "an event read with reused storage differs from the same event decoded afresh")
     // And the in-place path scan and watch use, on the same bytes.
-    var inPlace = RunAnalysis(name: "fuzz", classifier: classifier, configuration: DetectorConfiguration())
-    inPlace.consume(EventFileReader(bytes: bytes, name: "fuzz"))
-    _ = inPlace.finish()
+    var inPlace = StreamAnalysis(run: "fuzz", classifier: classifier, configuration: DetectorConfiguration())
+    var diagnostics: [RecordDiagnostic] = []
+    inPlace.consume(EventFileReader(bytes: bytes, name: "fuzz"), diagnostics: &diagnostics)
+    inPlace.completeStep()
     _ = bytes.withUnsafeBytes { try? Event.decode($0) }
     return 0
 }

@@ -1,0 +1,113 @@
+import ArgumentParser
+import GradAlertAnalysis
+import GradientDetection
+import Foundation
+import TensorBoardEvents
+
+/// `gradalert scan`: did anything explode, where, since when?
+public struct Scan: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Find exploding (and vanishing) gradients in TensorBoard log directories.",
+        discussion: """
+            Reads every run under each PATH (folders holding files whose name contains \
+            "tfevents"; any writer: TensorFlow, PyTorch, tensorboardX, Keras, JAX, gradalert; \
+            files compressed with gzip too), builds gradient-norm and loss series from the tags, and runs the detector over them:
+
+              nonfinite  critical  a NaN/Inf norm or loss (or histogram min/max/sum)
+              spike      critical  far above the recent median (or absurd at any step)
+              growth     warning   steady exponential growth: the early warning
+              threshold  either    above --warn-above / --critical-above
+              vanishing  warning   a norm stuck under --vanishing-floor
+              collapse   warning   a norm fallen 1000x under its usual level, loss stuck
+
+            Gradient series are scalars whose tag matches --grad-tags (global norms are told by \
+            name: global/total, or a bare "grad_norm") and gradient histograms (norm = \
+            sqrt(sum_squares), or estimated from bucket centres for TF2 histograms, which carry no sum of squares); loss series match --loss-tags. Other scalars are ignored. When \
+            a run logs only per-layer norms, a global norm is computed from them.
+
+            A restart (steps going back) starts a new segment; alerts in a segment that a later \
+            one overwrote are reported and marked, because TensorBoard will not show them.
+
+            Exit status: 0 no alert at or above --fail-on; 1 alerts; 2 usage error or no \
+            readable event file. Damaged files are reported, not fatal.
+
+            Examples:
+              gradalert scan runs/
+              gradalert scan runs/ --format json | jq '.runs[] | select(.verdict != "healthy")'
+              gradalert scan logs/ --fail-on critical --grad-tags 'gnorm|grad_norm'
+            """
+    )
+
+    public enum Format: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case text, json
+    }
+
+    public enum FailOn: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case warning, critical, never
+    }
+
+    @Argument(help: "Log directories or event files.")
+    public var paths: [String]
+
+    @Option(help: "Output: text, or json (one document; see docs/cli.md).")
+    public var format: Format = .text
+
+    @Option(help: "Exit 1 when an alert at or above this severity is found: warning, critical or never.")
+    public var failOn: FailOn = .warning
+
+    @OptionGroup(title: "Detector")
+    public var detector: DetectorOptions
+
+    public init() {}
+
+    public func run() async throws {
+        var output = StandardOutput()
+        let status = try await execute(output: &output, interactive: isatty(1) == 1 && isatty(2) == 1)
+        output.flush()
+        if status != ExitStatus.success { throw ExitCode(status) }
+    }
+
+    /// Runs the scan, writing to `output`; returns the exit status.
+    public func execute(output: inout some TextOutputStream, interactive: Bool = false) async throws -> Int32 {
+        let runs: [DiscoveredRun]
+        do {
+            runs = try RunDiscovery.runs(under: paths)
+        } catch {
+            printError("gradalert scan: \(error)")
+            return ExitStatus.usage
+        }
+        guard !runs.isEmpty else {
+            printError("gradalert scan: no event files (names containing \"tfevents\") under \(paths.joined(separator: ", "))")
+            return ExitStatus.usage
+        }
+        let scanner = LogScanner(classifier: try detector.classifier(), configuration: try detector.checkedConfiguration())
+        let started = ContinuousClock.now
+        var progress: ((Int, Int, Int) -> Void)?
+        if interactive {
+            progress = { (done: Int, total: Int, bytes: Int) in
+                guard ContinuousClock.now - started > .seconds(1) else { return }
+                printErrorInline("\rscanning: \(done)/\(total) runs, \(bytes / 1_000_000) MB")
+            }
+        }
+        let result = await scanner.scan(runs: runs, progress: progress)
+        if interactive && ContinuousClock.now - started > .seconds(1) { printErrorInline("\r\u{1B}[K") }
+
+        guard result.readableFiles > 0 else {
+            printError("gradalert scan: none of the \(result.files) event files could be read")
+            if format == .json { output.write(ScanJSON.document(result) + "\n") }
+            return ExitStatus.usage
+        }
+        switch format {
+        case .json: output.write(ScanJSON.document(result) + "\n")
+        case .text:
+            let colour = interactive && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+            output.write(ScanText(colour: colour).report(result, paths: paths))
+        }
+        let severities = result.reports.flatMap(\.alerts).map(\.alert.severity)
+        switch failOn {
+        case .never: return ExitStatus.success
+        case .warning: return severities.isEmpty ? ExitStatus.success : ExitStatus.found
+        case .critical: return severities.contains(.critical) ? ExitStatus.found : ExitStatus.success
+        }
+    }
+}

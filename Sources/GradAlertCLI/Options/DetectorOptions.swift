@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import GradAlertAnalysis
+import GradientDetection
+
+/// Which tags are gradient norms and which are losses (scan, watch, export).
+public struct TagOptions: ParsableArguments, Sendable {
+    @Option(name: .customLong("grad-tags"), help: ArgumentHelp(
+        "Regular expression (case-insensitive) for gradient-norm scalars and gradient histograms.",
+        valueName: "regex"))
+    public var gradTags: String = TagClassifier.defaultGradientPattern
+
+    @Option(name: .customLong("loss-tags"), help: ArgumentHelp("Regular expression (case-insensitive) for loss scalars.", valueName: "regex"))
+    public var lossTags: String = TagClassifier.defaultLossPattern
+
+    public init() {}
+
+    public mutating func validate() throws { _ = try classifier() }
+
+    public func classifier() throws -> TagClassifier {
+        do {
+            return try TagClassifier(gradientPattern: gradTags, lossPattern: lossTags)
+        } catch {
+            throw ValidationError("not a valid regular expression: --grad-tags '\(gradTags)' or --loss-tags '\(lossTags)'")
+        }
+    }
+}
+
+/// The detector's knobs and the tag patterns, shared by scan and watch.
+public struct DetectorOptions: ParsableArguments, Sendable {
+    @OptionGroup public var tags: TagOptions
+
+    @Option(help: ArgumentHelp("A spike is at least this many times the median of recent values.", valueName: "x"))
+    public var spikeRatio: Double = 10
+
+    @Option(help: ArgumentHelp("…and this many robust standard deviations above it, in log space.", valueName: "z"))
+    public var spikeZ: Double = 6
+
+    @Option(help: ArgumentHelp("Recent values that make the spike baseline.", valueName: "n"))
+    public var spikeWindow: Int = 50
+
+    @Option(help: ArgumentHelp("A gradient norm at or above this is absurd at any step, even the first (0 turns it off).", valueName: "norm"))
+    public var absoluteBound: Double = 1e6
+
+    @Option(help: ArgumentHelp("Values fitted for sustained growth.", valueName: "n"))
+    public var growthWindow: Int = 20
+
+    @Option(help: ArgumentHelp("Growth alerts when the fitted line rises by this factor across the window.", valueName: "x"))
+    public var growthFactor: Double = 4
+
+    @Option(help: ArgumentHelp("A norm under this for --vanishing-window values is vanishing.", valueName: "norm"))
+    public var vanishingFloor: Double = 1e-8
+
+    @Option(help: ArgumentHelp("Values under the floor before vanishing alerts.", valueName: "n"))
+    public var vanishingWindow: Int = 50
+
+    @Option(help: ArgumentHelp("A norm this many decades under its usual level counts as collapsed (the rule also needs a loss series, and the spike rule for the usual level).", valueName: "decades"))
+    public var collapseDecades: Double = 3
+
+    @Option(help: ArgumentHelp("Warn when a gradient norm reaches this.", valueName: "norm"))
+    public var warnAbove: Double?
+
+    @Option(help: ArgumentHelp("Critical alert when a gradient norm reaches this.", valueName: "norm"))
+    public var criticalAbove: Double?
+
+    @Option(name: .customLong("disable"), help: ArgumentHelp("Turn a rule off: spike, growth, vanishing or collapse (repeatable).", valueName: "rule"))
+    public var disabledRules: [String] = []
+
+    @Flag(help: "Do not watch loss series.")
+    public var ignoreLoss: Bool = false
+
+    public init() {}
+
+    public mutating func validate() throws {
+        for rule in disabledRules where !["spike", "growth", "vanishing", "collapse"].contains(rule) {
+            throw ValidationError("--disable takes spike, growth, vanishing or collapse, not '\(rule)'")
+        }
+        _ = try checkedConfiguration()
+        _ = try classifier()
+    }
+
+    /// The configuration, checked by the library (`DetectorConfiguration.validate()`), its errors
+    /// given in terms of the options that set each value.
+    public func checkedConfiguration() throws -> DetectorConfiguration {
+        let configuration = configuration()
+        do throws(DetectorConfigurationError) {
+            try configuration.validate()
+        } catch {
+            var message = error.description
+            if let option = Self.options[error.setting] { message = message.replacingOccurrences(of: error.setting, with: option) }
+            throw ValidationError(message)
+        }
+        return configuration
+    }
+
+    /// The option that sets each configuration value the library checks.
+    private static let options = [
+        "spike.window": "--spike-window", "spike.minRatio": "--spike-ratio", "spike.zScore": "--spike-z",
+        "spike.absoluteBound": "--absolute-bound", "growth.window": "--growth-window",
+        "growth.minFactor": "--growth-factor", "vanishing.floor": "--vanishing-floor",
+        "vanishing.window": "--vanishing-window", "collapse.decades": "--collapse-decades",
+        "thresholds[0]": "--warn-above/--critical-above", "thresholds[0].warning": "--warn-above",
+    ]
+
+    public func classifier() throws -> TagClassifier { try tags.classifier() }
+
+    public func configuration() -> DetectorConfiguration {
+        var configuration = DetectorConfiguration()
+        configuration.spike.minRatio = spikeRatio
+        configuration.spike.zScore = spikeZ
+        configuration.spike.window = spikeWindow
+        configuration.spike.absoluteBound = absoluteBound > 0 ? absoluteBound : nil
+        configuration.growth.window = growthWindow
+        configuration.growth.minFactor = growthFactor
+        configuration.vanishing.floor = vanishingFloor
+        configuration.vanishing.window = vanishingWindow
+        configuration.spike.enabled = !disabledRules.contains("spike")
+        configuration.growth.enabled = !disabledRules.contains("growth")
+        configuration.vanishing.enabled = !disabledRules.contains("vanishing")
+        configuration.collapse.decades = collapseDecades
+        configuration.collapse.enabled = !disabledRules.contains("collapse")
+        configuration.watchLoss = !ignoreLoss
+        if warnAbove != nil || criticalAbove != nil {
+            configuration.thresholds = [ThresholdRule(warning: warnAbove, critical: criticalAbove)]
+        }
+        return configuration
+    }
+}

@@ -1,0 +1,172 @@
+/// Watches many series at once — per-layer and global gradient norms, the loss — step by step,
+/// and says when gradients explode, vanish or collapse: which rule, where, against what baseline,
+/// which layer went first, and what to try.
+///
+/// Most programs do not use it directly: `StepAssembler` (which both the live monitor and the
+/// file analysis go through) decides which series it sees and in what order.
+///
+/// ```swift
+/// var detector = GradientDetector()
+/// let alerts = detector.observe(step: 12, points: [
+///     .init("grad_norm/global", .globalGradientNorm, 3.1e5),
+///     .init("grad_norm/fc3", .layerGradientNorm, 2.9e5),
+///     .init("loss", .loss, 2.2),
+/// ])
+/// ```
+public struct GradientDetector: Sendable {
+    public let configuration: DetectorConfiguration
+
+    /// One value of one series at a step.
+    public struct Point: Sendable {
+        public var series: String
+        public var role: SeriesRole
+        public var value: Double
+
+        public init(_ series: String, _ role: SeriesRole, _ value: Double) {
+            self.series = series
+            self.role = role
+            self.value = value
+        }
+    }
+
+    /// A series known to the detector: what `series(_:role:)` returns, so that each step's values
+    /// are passed without their names (no hashing or string work per point).
+    public struct SeriesID: Hashable, Sendable {
+        public let index: Int
+    }
+
+    // MARK: - State
+
+    private var monitors: [SeriesMonitor] = []
+    private var lossMonitors: [Int] = []
+    private var indexOfSeries: [String: Int] = [:]
+    /// The first step observed, and the first non-finite loss and gradient (for remedies).
+    private var firstStep: Int64?
+    private var firstLossNonfinite: Int64?
+    private var firstGradientNonfinite: Int64?
+    /// Every run-level episode so far; the last one may be open.
+    public private(set) var episodes: [Episode] = []
+    private var episodeOpen = false
+    /// The step and ratio of the open episode's origin alert (ties at one step: the largest ratio).
+    private var originStep: Int64?
+    private var originRatio = -Double.infinity
+
+    public init(configuration: DetectorConfiguration = DetectorConfiguration()) {
+        self.configuration = configuration
+    }
+
+    /// Every alert so far, in order.
+    public var alerts: [Alert] { episodes.flatMap(\.alerts) }
+
+    /// The handle of the series named `name`, registering it (with `role`) the first time.
+    public mutating func series(_ name: String, role: SeriesRole) -> SeriesID {
+        if let known = indexOfSeries[name] { return SeriesID(index: known) }
+        let index = monitors.count
+        monitors.append(SeriesMonitor(name: name, role: role, configuration: configuration))
+        if role == .loss { lossMonitors.append(index) }
+        indexOfSeries[name] = index
+        return SeriesID(index: index)
+    }
+
+    // MARK: - Observing
+
+    /// Evaluates every point of one step. Loss points are looked at first, so that a loss that went
+    /// NaN at the same step as the gradients counts as going first (the forward pass broke).
+    public mutating func observe(step: Int64, wallTime: Double? = nil, points: [Point]) -> [Alert] {
+        var values: [(SeriesID, Double)] = []
+        values.reserveCapacity(points.count)
+        for point in points { values.append((series(point.series, role: point.role), point.value)) }
+        return observe(step: step, wallTime: wallTime, values: values)
+    }
+
+    /// Evaluates one value of one series (for series that do not come in steps together).
+    public mutating func observe(step: Int64, wallTime: Double? = nil, series: String, role: SeriesRole, value: Double) -> [Alert] {
+        observe(step: step, wallTime: wallTime, points: [Point(series, role, value)])
+    }
+
+    /// Evaluates one step's values of registered series (see `series(_:role:)`); loss series
+    /// first. Each alert carries the origin known once this step's alerts are in.
+    public mutating func observe(step: Int64, wallTime: Double? = nil, values: [(SeriesID, Double)]) -> [Alert] {
+        if firstStep == nil { firstStep = step }
+        var raised: [Alert] = []
+        var lossProgress: Double?
+        for pass in 0..<2 {
+            if pass == 1, configuration.collapse.enabled { lossProgress = leastLossProgress() }
+            for (id, value) in values where (monitors[id.index].role == .loss) == (pass == 0) {
+                observe(step: step, wallTime: wallTime, index: id.index, value: value, lossProgress: lossProgress, into: &raised)
+            }
+        }
+        if !raised.isEmpty { record(raised: &raised, at: step) }
+        if episodeOpen, !monitors.contains(where: \.hasOpenEpisode) {
+            episodes[episodes.count - 1].lastStep = step
+            episodeOpen = false
+        }
+        return raised
+    }
+
+    /// Adds this step's alerts to the open episode (opening one if needed) and sets their origin:
+    /// the first layer series to raise an explosion alert in the episode; ties, the largest ratio.
+    private mutating func record(raised: inout [Alert], at step: Int64) {
+        if !episodeOpen {
+            episodes.append(Episode(firstStep: step, lastStep: nil, origin: nil, alerts: []))
+            episodeOpen = true
+            originStep = nil
+            originRatio = -.infinity
+        }
+        let current = episodes.count - 1
+        for alert in raised where alert.role == .layerGradientNorm && alert.kind.isExplosion {
+            let ratio = alert.kind == .nonfinite ? Double.infinity : (alert.ratio ?? 0)
+            if originStep == nil || (originStep == step && ratio > originRatio) {
+                originStep = step
+                originRatio = ratio
+                episodes[current].origin = alert.series
+            }
+        }
+        for index in raised.indices { raised[index].origin = episodes[current].origin }
+        episodes[current].alerts += raised
+    }
+
+    /// The best progress of any loss series (the smallest recent/start ratio), nil when no loss
+    /// series has a start yet. The collapse rule only fires when even the best loss is stuck.
+    private func leastLossProgress() -> Double? {
+        var best: Double?
+        for index in lossMonitors {
+            if let progress = monitors[index].lossProgress { best = min(best ?? progress, progress) }
+        }
+        return best
+    }
+
+    private mutating func observe(step: Int64, wallTime: Double?, index: Int, value: Double, lossProgress: Double?, into raised: inout [Alert]) {
+        let role = monitors[index].role
+        if !value.isFinite {
+            if role == .loss {
+                if firstLossNonfinite == nil { firstLossNonfinite = step }
+            } else if firstGradientNonfinite == nil {
+                firstGradientNonfinite = step
+            }
+        }
+        for var alert in monitors[index].observe(step: step, wallTime: wallTime, value: value, lossProgress: lossProgress) {
+            alert.remedies = RemedyAdvisor.remedies(for: situation(of: alert, monitor: monitors[index], step: step))
+            raised.append(alert)
+        }
+    }
+
+    /// What the remedy advisor needs to know about an alert.
+    private func situation(of alert: Alert, monitor: SeriesMonitor, step: Int64) -> RemedyAdvisor.Situation {
+        let lossFirst = firstLossNonfinite.map { loss in firstGradientNonfinite.map { loss <= $0 } ?? true } ?? false
+        // "At the start" means the first steps of training, not of a resumed segment.
+        let started = firstStep ?? step
+        let difference = step.subtractingReportingOverflow(started)
+        let sinceStart = started <= 1 && !difference.overflow ? Int(clamping: difference.partialValue) : Int.max
+        return RemedyAdvisor.Situation(
+            kind: alert.kind, role: alert.role,
+            stepsSinceStart: sinceStart,
+            lossFirst: lossFirst && alert.kind == .nonfinite,
+            absurdScale: alert.kind == .spike && monitor.absurdAtOpen && sinceStart <= 2)
+    }
+
+    /// The series with an open episode now, and which kinds, in order of registration.
+    public var openEpisodes: [(series: String, kinds: [AlertKind])] {
+        monitors.compactMap { monitor in monitor.hasOpenEpisode ? (monitor.name, monitor.openKinds) : nil }
+    }
+}

@@ -1,0 +1,56 @@
+/// Chooses remedies from what happened.
+public enum RemedyAdvisor {
+    public struct Situation: Sendable {
+        public var kind: AlertKind
+        public var role: SeriesRole
+        /// Steps since training began (a blow-up in the first steps points at initialisation);
+        /// Int.max when the data does not start at the beginning of training.
+        public var stepsSinceStart: Int
+        /// The loss went non-finite before any gradient did.
+        public var lossFirst: Bool
+        /// Set when, in the first steps of training, the value was judged on its absolute scale
+        /// (a norm no healthy gradient reaches).
+        public var absurdScale: Bool
+
+        public init(kind: AlertKind, role: SeriesRole, stepsSinceStart: Int, lossFirst: Bool = false, absurdScale: Bool = false) {
+            self.kind = kind
+            self.role = role
+            self.stepsSinceStart = stepsSinceStart
+            self.lossFirst = lossFirst
+            self.absurdScale = absurdScale
+        }
+    }
+
+    public static func remedies(for situation: Situation) -> [Remedy] {
+        if situation.kind == .vanishing {
+            return [.betterInitialisation, .residualConnections, .normalisation, .smootherActivations, .adaptiveOptimiser]
+        }
+        if situation.kind == .collapse {
+            // Usually units that a large update pushed into a dead or saturated region for good.
+            return [.lowerLearningRate, .smootherActivations, .clipGradients, .normalisation, .betterInitialisation]
+        }
+        if situation.absurdScale || (situation.stepsSinceStart <= 2 && situation.role.isGradient) {
+            // Too large from the first steps: the weights started too large.
+            return [.betterInitialisation, .normalisation, .lowerLearningRate, .residualConnections, .clipGradients]
+        }
+        switch (situation.kind, situation.role) {
+        case (.nonfinite, let role) where role == .loss || situation.lossFirst:
+            // The loss broke before any gradient: an overflowing or undefined loss (log 0, exp).
+            return [.smootherLoss, .lowerLearningRate, .clipGradients]
+        case (.nonfinite, _):
+            return [.lowerLearningRate, .clipGradients, .betterInitialisation, .normalisation]
+        case (.spike, .loss), (.threshold, .loss):
+            return [.lowerLearningRate, .clipGradients, .smootherLoss]
+        case (.spike, _):
+            // One sudden jump: cap the update so one bad batch cannot wreck the weights.
+            return [.clipGradients, .lowerLearningRate, .adaptiveOptimiser, .normalisation]
+        case (.growth, _):
+            // Sustained compounding: the step size, or a deep product of Jacobians.
+            return [.lowerLearningRate, .clipGradients, .normalisation, .residualConnections, .smootherActivations]
+        case (.threshold, _):
+            return [.clipGradients, .lowerLearningRate]
+        case (.vanishing, _), (.collapse, _):
+            return []
+        }
+    }
+}

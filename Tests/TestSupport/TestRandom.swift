@@ -1,0 +1,24 @@
+import Foundation
+
+/// Deterministic random numbers for tests (SplitMix64), with uniform and normal draws.
+public struct TestRandom: RandomNumberGenerator {
+    public var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1), 53 bits.
+    public mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
+
+    /// Standard normal (Box–Muller).
+    public mutating func normal() -> Double {
+        (-2 * log(max(uniform(), 1e-300))).squareRoot() * cos(2 * .pi * uniform())
+    }
+}
