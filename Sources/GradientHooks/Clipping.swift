@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TensorBoardEvents
 
 /// Clipping with PyTorch's semantics (`torch.nn.utils.clip_grad_norm_` / `clip_grad_value_`).
 public enum GradientClipping {
@@ -42,7 +43,7 @@ public enum GradientClipping {
         switch buffer {
         case .float(let values): return norm(values, type: p)
         case .double(let values): return norm(values.lazy.map { $0 }, type: p)
-        case .float16(let values): return norm(values.lazy.map { Double(GradientStatisticsKernel.halfToFloat($0)) }, type: p)
+        case .float16(let values): return norm(values.lazy.map { HalfFloat.double(fromBits: $0) }, type: p)
         }
     }
 

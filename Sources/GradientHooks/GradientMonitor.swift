@@ -227,7 +227,7 @@ public final class GradientMonitor {
         switch buffer {
         case .float(let values): Array(values)
         case .double(let values): values.map { Float($0) }
-        case .float16(let values): values.map(GradientStatisticsKernel.halfToFloat)
+        case .float16(let values): values.map(HalfFloat.float(fromBits:))
         }
     }
 

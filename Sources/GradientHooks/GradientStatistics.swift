@@ -122,7 +122,7 @@ public enum GradientStatisticsKernel {
             var start = range.lowerBound
             while start < range.upperBound {
                 let end = Swift.min(start + converted.count, range.upperBound)
-                for index in start..<end { converted[index - start] = halfToFloat(buffer[index]) }
+                for index in start..<end { converted[index - start] = HalfFloat.float(fromBits: buffer[index]) }
                 let part = converted.withUnsafeBufferPointer { floatPass(UnsafeBufferPointer(rebasing: $0[0..<(end - start)]), histogram: histogram) }
                 result.merge(part)
                 start = end
@@ -225,21 +225,5 @@ public enum GradientStatisticsKernel {
         result.sum = sum
         result.bucketCounts = histogram ? counts : nil
         return result
-    }
-
-    @inline(__always)
-    static func halfToFloat(_ bits: UInt16) -> Float {
-        let sign = UInt32(bits & 0x8000) << 16
-        let exponent = UInt32(bits >> 10) & 0x1f
-        let mantissa = UInt32(bits & 0x3ff)
-        if exponent == 0 {
-            // Zero or subnormal: exact as a float.
-            let magnitude = Float(mantissa) * 0x1p-24
-            return sign != 0 ? -magnitude : magnitude
-        }
-        if exponent == 31 {
-            return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13))
-        }
-        return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
     }
 }

@@ -225,17 +225,3 @@ struct RawTensor {
         return result
     }
 }
-
-/// IEEE 754 binary16 to Double, without relying on `Float16` (not on every platform).
-enum HalfFloat {
-    static func double(fromBits bits: UInt16) -> Double {
-        let sign: Double = bits & 0x8000 != 0 ? -1 : 1
-        let exponent = Int((bits >> 10) & 0x1f)
-        let fraction = Double(bits & 0x3ff)
-        switch exponent {
-        case 0: return sign * fraction * 0x1p-24
-        case 31: return fraction == 0 ? sign * .infinity : .nan
-        default: return sign * (1 + fraction / 1024) * Double(sign: .plus, exponent: exponent - 15, significand: 1)
-        }
-    }
-}

@@ -129,7 +129,7 @@ import Testing
         let halves: [UInt16] = [0x3C00, 0xBC00, 0x0000, 0x8000, 0x0001, 0x7BFF, 0x7C00, 0xFC00, 0x7E00, 0x3555]
         let floats: [Float] = [1, -1, 0, -0.0, 0x1p-24, 65504, .infinity, -.infinity, .nan, Float(0x3555 & 0x3ff) / 1024 * 0x1p-2 + 0x1p-2]
         for (bits, value) in zip(halves, floats) {
-            let converted = GradientStatisticsKernel.halfToFloat(bits)
+            let converted = HalfFloat.float(fromBits: bits)
             #expect(converted == value || (converted.isNaN && value.isNaN), "half \(String(bits, radix: 16))")
         }
         let half = halves.withUnsafeBufferPointer { GradientStatisticsKernel.compute(float16Bits: $0, histogram: true) }

@@ -46,17 +46,7 @@ public struct Export: AsyncParsableCommand {
     }
 
     public static func export(paths: [String], format: Format, classifier: TagClassifier, output: inout some TextOutputStream) throws -> Int32 {
-        let runs: [DiscoveredRun]
-        do {
-            runs = try RunDiscovery.runs(under: paths)
-        } catch {
-            printError("gradalert export: \(error)")
-            return ExitStatus.usage
-        }
-        guard !runs.isEmpty else {
-            printError("gradalert export: no event files under \(paths.joined(separator: ", "))")
-            return ExitStatus.usage
-        }
+        guard let runs = runsOrUsageError(under: paths, command: "export") else { return ExitStatus.usage }
         if format == .csv {
             output.write("run,stream,segment,tag,role,step,wall_time,value\n")
         } else {

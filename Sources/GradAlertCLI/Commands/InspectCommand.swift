@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GradAlertAnalysis
 import TensorBoardEvents
 
 /// `gradalert inspect`: every record of event files, and every problem in them.
@@ -47,19 +48,8 @@ public struct Inspect: AsyncParsableCommand {
 
     /// Runs the command, writing to `output`; returns the exit status.
     public static func inspect(paths: [String], format: Format, output: inout some TextOutputStream) throws -> Int32 {
-        var files: [String] = []
-        for path in paths {
-            do {
-                for run in try LogDirectory.runs(in: path) { files += run.files }
-            } catch {
-                printError("gradalert inspect: \(error)")
-                return ExitStatus.usage
-            }
-        }
-        guard !files.isEmpty else {
-            printError("gradalert inspect: no event files (names containing \"tfevents\") under \(paths.joined(separator: ", "))")
-            return ExitStatus.usage
-        }
+        guard let runs = runsOrUsageError(under: paths, command: "inspect") else { return ExitStatus.usage }
+        let files = runs.flatMap(\.files)
         var damaged = false
         var readable = 0
         for file in files {

@@ -69,17 +69,7 @@ public struct Scan: AsyncParsableCommand {
 
     /// Runs the scan, writing to `output`; returns the exit status.
     public func execute(output: inout some TextOutputStream, interactive: Bool = false) async throws -> Int32 {
-        let runs: [DiscoveredRun]
-        do {
-            runs = try RunDiscovery.runs(under: paths)
-        } catch {
-            printError("gradalert scan: \(error)")
-            return ExitStatus.usage
-        }
-        guard !runs.isEmpty else {
-            printError("gradalert scan: no event files (names containing \"tfevents\") under \(paths.joined(separator: ", "))")
-            return ExitStatus.usage
-        }
+        guard let runs = runsOrUsageError(under: paths, command: "scan") else { return ExitStatus.usage }
         let scanner = LogScanner(classifier: try detector.classifier(), configuration: try detector.checkedConfiguration())
         let started = ContinuousClock.now
         var progress: ((Int, Int, Int) -> Void)?

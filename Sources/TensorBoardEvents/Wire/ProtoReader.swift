@@ -1,10 +1,3 @@
-/// Why a protobuf message could not be decoded.
-public enum WireError: Error, Equatable, Sendable {
-    /// A field runs past the end of its message.
-    case truncated
-    /// A varint longer than ten bytes, a field number of 0, a group, or a wire type of 6 or 7.
-    case malformed
-}
 
 /// Reads protobuf fields from a byte range it does not own. Every read is bounds-checked against
 /// the end of the message first; lengths are compared with the bytes present before anything is

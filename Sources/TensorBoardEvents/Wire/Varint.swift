@@ -28,11 +28,3 @@ enum Varint {
         return index &+ 1
     }
 }
-
-/// ZigZag maps signed integers to unsigned so small magnitudes stay small (sint32/sint64 fields).
-enum ZigZag {
-    @inline(__always)
-    static func decode(_ value: UInt64) -> Int64 {
-        Int64(bitPattern: (value &>> 1) ^ (0 &- (value & 1)))
-    }
-}

@@ -1,0 +1,42 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Softmax cross-entropy with label smoothing ε: the target puts 1 − ε on the class and spreads ε
+/// over all classes, which keeps logits — and their gradients — from growing without bound.
+public enum SoftmaxCrossEntropy {
+    /// Mean loss over the batch and its gradient with respect to the logits.
+    public static func lossAndGradient(logits: Matrix, labels: [Int], smoothing: Float = 0) -> (loss: Float, gradient: Matrix) {
+        let classes = logits.columns
+        var gradient = logits
+        var loss: Float = 0
+        let batch = Float(logits.rows)
+        for row in 0..<logits.rows {
+            var largest = -Float.infinity
+            for column in 0..<classes { largest = max(largest, logits[row, column]) }
+            var total: Float = 0
+            for column in 0..<classes { total += expf(logits[row, column] - largest) }
+            let logTotal = logf(total) + largest
+            for column in 0..<classes {
+                let probability = expf(logits[row, column] - logTotal)
+                let target = (column == labels[row] ? 1 - smoothing : 0) + smoothing / Float(classes)
+                loss -= target * (logits[row, column] - logTotal) / batch
+                gradient[row, column] = (probability - target) / batch
+            }
+        }
+        return (loss, gradient)
+    }
+
+    /// Fraction of rows whose largest logit is the label.
+    public static func accuracy(logits: Matrix, labels: [Int]) -> Float {
+        var correct = 0
+        for row in 0..<logits.rows {
+            var best = 0
+            for column in 1..<logits.columns where logits[row, column] > logits[row, best] { best = column }
+            if best == labels[row] { correct += 1 }
+        }
+        return Float(correct) / Float(max(logits.rows, 1))
+    }
+}
