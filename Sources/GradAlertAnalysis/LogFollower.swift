@@ -19,8 +19,9 @@ public final class LogFollower {
 
     private struct FollowedRun {
         let analyzer: RunAnalyzer
-        /// Per stream, how many of its alerts have been reported.
+        /// Per stream, how many of its alerts and incident events have been reported.
         var reportedAlerts: [Int] = []
+        var reportedEvents: [Int] = []
         /// How many of its diagnostics have been reported.
         var reportedDiagnostics = 0
     }
@@ -33,34 +34,48 @@ public final class LogFollower {
         public var alert: RunAlert
     }
 
+    /// What one poll found.
+    public struct Poll: Sendable {
+        /// New alerts, by run, each stream's in order.
+        public var alerts: [Finding] = []
+        /// Incidents that opened, escalated or closed, by run, each stream's in order.
+        public var incidents: [RunIncidentEvent] = []
+        /// New damage found (a truncated tail is normal while a writer writes, so it is left out).
+        public var diagnostics: [RecordDiagnostic] = []
+    }
+
     public init(logdir: String, classifier: TagClassifier, configuration: DetectorConfiguration) {
         self.logdir = logdir
         self.classifier = classifier
         self.configuration = configuration
     }
 
-    /// Reads whatever is new and returns the alerts raised, and the new diagnostics (a truncated
-    /// tail is normal while a writer is writing, so it is not reported).
-    public func poll() -> (alerts: [Finding], diagnostics: [RecordDiagnostic]) {
-        var findings: [Finding] = []
-        var diagnostics: [RecordDiagnostic] = []
-        let found = (try? RunDiscovery.runs(under: [logdir])) ?? []
-        for run in found {
-            var followed = runs[run.name]
+    /// Reads whatever is new and returns what it found.
+    public func poll() -> Poll {
+        var found = Poll()
+        let runs = (try? RunDiscovery.runs(under: [logdir])) ?? []
+        for run in runs {
+            var followed = self.runs[run.name]
                 ?? FollowedRun(analyzer: RunAnalyzer(name: run.name, classifier: classifier, configuration: configuration))
             for file in run.files { followed.analyzer.read(file) }
             followed.analyzer.completeQuietStreams()
-            for stream in 0..<followed.analyzer.streamCount {
-                if stream == followed.reportedAlerts.count { followed.reportedAlerts.append(0) }
-                findings += followed.analyzer.alerts(of: stream, from: followed.reportedAlerts[stream]).map { Finding(run: run.name, alert: $0) }
-                followed.reportedAlerts[stream] = followed.analyzer.alertCount(of: stream)
+            let analyzer = followed.analyzer
+            for stream in 0..<analyzer.streamCount {
+                if stream == followed.reportedAlerts.count {
+                    followed.reportedAlerts.append(0)
+                    followed.reportedEvents.append(0)
+                }
+                found.alerts += analyzer.alerts(of: stream, from: followed.reportedAlerts[stream]).map { Finding(run: run.name, alert: $0) }
+                followed.reportedAlerts[stream] = analyzer.alertCount(of: stream)
+                found.incidents += analyzer.events(of: stream, from: followed.reportedEvents[stream])
+                followed.reportedEvents[stream] = analyzer.eventCount(of: stream)
             }
-            let all = followed.analyzer.diagnostics
-            diagnostics += all[followed.reportedDiagnostics...].filter { $0.problem != .truncated }
+            let all = analyzer.diagnostics
+            found.diagnostics += all[followed.reportedDiagnostics...].filter { $0.problem != .truncated }
             followed.reportedDiagnostics = all.count
-            runs[run.name] = followed
+            self.runs[run.name] = followed
         }
-        return (findings, diagnostics)
+        return found
     }
 
     /// How many concurrent writers each run has shown so far (1 for most runs).

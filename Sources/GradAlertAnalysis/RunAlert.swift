@@ -9,11 +9,14 @@ public struct RunAlert: Sendable, Equatable {
     public var superseded: Bool
     /// Which concurrent writer (data-parallel rank) of the run it came from; 0 when there is one.
     public var stream: Int
+    /// The id of its incident (`RunIncident.id`).
+    public var incident: String
 
-    public init(alert: Alert, segment: Int, superseded: Bool, stream: Int) {
+    public init(alert: Alert, segment: Int, superseded: Bool, stream: Int, incident: String) {
         self.alert = alert
         self.segment = segment
         self.superseded = superseded
         self.stream = stream
+        self.incident = incident
     }
 }

@@ -61,6 +61,11 @@ public final class RunAnalyzer {
     public private(set) var readableFiles = 0
     /// The files' sizes on disk, as last read.
     public private(set) var bytes = 0
+    /// Records read from files before they joined a stream (their first records).
+    private var unplacedRecords = 0
+
+    /// Intact records read so far (events of any kind).
+    public var records: Int { unplacedRecords + streams.reduce(0) { $0 + $1.analysis.eventsConsumed } }
 
     public init(name: String, classifier: TagClassifier, configuration: DetectorConfiguration, detects: Bool = true) {
         self.name = name
@@ -77,6 +82,12 @@ public final class RunAnalyzer {
 
     /// The alerts of `stream` from the `start`-th on, in order.
     public func alerts(of stream: Int, from start: Int) -> [RunAlert] { streams[stream].analysis.alerts(from: start) }
+
+    /// How many incident events stream `stream` has had; `events(of:from:)` gives them.
+    public func eventCount(of stream: Int) -> Int { streams[stream].analysis.eventCount }
+
+    /// The incident events of `stream` from the `start`-th on, in order.
+    public func events(of stream: Int, from start: Int) -> [RunIncidentEvent] { streams[stream].analysis.events(from: start) }
 
     // MARK: - Reading
 
@@ -127,7 +138,10 @@ public final class RunAnalyzer {
                 if state.start == .unknown, diagnostic.problem != .truncated { state.start = .damaged }
             case .event(let view, let offset):
                 if state.start == .unknown { state.start = .wallTime(view.wallTime) }
-                guard case .summary = view.content else { return }
+                guard case .summary = view.content else {
+                    unplacedRecords += 1
+                    return
+                }
                 let stream = stream(for: state.start)
                 placed = stream
                 streams[stream].analysis.consume(.event(view, offset: offset), from: reader, diagnostics: &diagnostics)
@@ -208,19 +222,24 @@ public final class RunAnalyzer {
     /// What the run looks like now (pending steps not yet judged).
     public func report() -> RunReport {
         var alerts: [RunAlert] = []
+        var incidents: [RunIncident] = []
         var gradientSeries: [String] = []
         var lossSeries: [String] = []
         var segments = 1
         for stream in streams {
             alerts += stream.analysis.judgedAlerts
+            incidents += stream.analysis.judgedIncidents
             gradientSeries += stream.analysis.assembler.watchedGradientSeries.filter { !gradientSeries.contains($0) }
             lossSeries += stream.analysis.assembler.lossSeries.filter { !lossSeries.contains($0) }
             segments = max(segments, stream.analysis.assembler.segments)
         }
-        if streams.count > 1 { alerts.sort { ($0.alert.step, $0.stream) < ($1.alert.step, $1.stream) } }
+        if streams.count > 1 {
+            alerts.sort { ($0.alert.step, $0.stream) < ($1.alert.step, $1.stream) }
+            incidents.sort { ($0.incident.openingStep, $0.stream) < ($1.incident.openingStep, $1.stream) }
+        }
         return RunReport(
-            run: name, alerts: alerts, gradientSeries: gradientSeries, lossSeries: lossSeries,
-            diagnostics: diagnostics, files: fileCount, readableFiles: readableFiles, bytes: bytes,
+            run: name, alerts: alerts, incidents: incidents, gradientSeries: gradientSeries, lossSeries: lossSeries,
+            diagnostics: diagnostics, files: fileCount, readableFiles: readableFiles, bytes: bytes, records: records,
             segments: segments, streams: max(1, streams.count))
     }
 }

@@ -57,9 +57,24 @@ public struct StreamAnalysis {
 
     /// The alerts from the `start`-th on (the ones raised since a caller last looked), in order.
     public func alerts(from start: Int = 0) -> [RunAlert] {
-        assembler.alerts[min(start, assembler.alerts.count)...].map {
-            RunAlert(alert: $0.alert, segment: $0.segment, superseded: false, stream: stream)
+        let incidents = assembler.incidents
+        return assembler.alerts[min(start, assembler.alerts.count)...].map {
+            RunAlert(alert: $0.alert, segment: $0.segment, superseded: false, stream: stream, incident: incidentID(incidents[$0.incident]))
         }
+    }
+
+    /// How many incident events (opened, escalated, closed) this stream has had so far.
+    public var eventCount: Int { assembler.events.count }
+
+    /// The incident events from the `start`-th on, in order.
+    public func events(from start: Int = 0) -> [RunIncidentEvent] {
+        assembler.events[min(start, assembler.events.count)...].map {
+            RunIncidentEvent(change: $0.change, step: $0.step, incident: RunIncident(run: run, stream: stream, superseded: false, incident: $0.incident))
+        }
+    }
+
+    private func incidentID(_ incident: Incident) -> String {
+        RunIncident.id(run: run, stream: stream, segment: incident.segment, openingStep: incident.openingStep)
     }
 
     /// Called with every point the detector is given (for `gradalert export`).
@@ -229,8 +244,21 @@ public struct StreamAnalysis {
 
     /// This stream's alerts, with the ones a later segment rewrote marked `superseded`.
     public var judgedAlerts: [RunAlert] {
-        assembler.alerts.map { alert in
-            RunAlert(alert: alert.alert, segment: alert.segment, superseded: assembler.isOverwritten(alert), stream: stream)
+        let incidents = assembler.incidents
+        return assembler.alerts.map { alert in
+            RunAlert(alert: alert.alert, segment: alert.segment, superseded: assembler.isOverwritten(alert), stream: stream,
+                     incident: incidentID(incidents[alert.incident]))
+        }
+    }
+
+    /// This stream's incidents, with the ones whose opening step a later segment rewrote marked
+    /// `superseded`.
+    public var judgedIncidents: [RunIncident] {
+        assembler.incidents.map { incident in
+            let superseded = incident.alerts.first.map {
+                assembler.isOverwritten(step: $0.step, series: $0.series, segment: incident.segment)
+            } ?? false
+            return RunIncident(run: run, stream: stream, superseded: superseded, incident: incident)
         }
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// The `gradalert` command. The executable target only calls `GradAlert.main()`; everything lives
 /// here so tests can run commands in-process.
 public struct GradAlert: AsyncParsableCommand {
-    public static let version = "0.1.0"
+    public static let version = "0.2.0"
 
     public static let configuration = CommandConfiguration(
         commandName: "gradalert",

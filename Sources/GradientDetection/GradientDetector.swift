@@ -44,19 +44,23 @@ public struct GradientDetector: Sendable {
     private var firstStep: Int64?
     private var firstLossNonfinite: Int64?
     private var firstGradientNonfinite: Int64?
-    /// Every run-level episode so far; the last one may be open.
-    public private(set) var episodes: [Episode] = []
-    private var episodeOpen = false
-    /// The step and ratio of the open episode's origin alert (ties at one step: the largest ratio).
+    /// Every incident so far; the last one may be open.
+    public private(set) var incidents: [Incident] = []
+    /// Every change of an incident so far (opened, escalated, closed), in order.
+    public private(set) var events: [IncidentEvent] = []
+    private var incidentOpen = false
+    /// The step and ratio of the open incident's origin alert (ties at one step: the largest ratio).
     private var originStep: Int64?
     private var originRatio = -Double.infinity
+    /// Whether a global gradient norm series is registered (the peak of an incident is its value).
+    private var hasGlobalNorm = false
 
     public init(configuration: DetectorConfiguration = DetectorConfiguration()) {
         self.configuration = configuration
     }
 
     /// Every alert so far, in order.
-    public var alerts: [Alert] { episodes.flatMap(\.alerts) }
+    public var alerts: [Alert] { incidents.flatMap(\.alerts) }
 
     /// The handle of the series named `name`, registering it (with `role`) the first time.
     public mutating func series(_ name: String, role: SeriesRole) -> SeriesID {
@@ -64,6 +68,7 @@ public struct GradientDetector: Sendable {
         let index = monitors.count
         monitors.append(SeriesMonitor(name: name, role: role, configuration: configuration))
         if role == .loss { lossMonitors.append(index) }
+        if role == .globalGradientNorm { hasGlobalNorm = true }
         indexOfSeries[name] = index
         return SeriesID(index: index)
     }
@@ -96,34 +101,61 @@ public struct GradientDetector: Sendable {
                 observe(step: step, wallTime: wallTime, index: id.index, value: value, lossProgress: lossProgress, into: &raised)
             }
         }
-        if !raised.isEmpty { record(raised: &raised, at: step) }
-        if episodeOpen, !monitors.contains(where: \.hasOpenEpisode) {
-            episodes[episodes.count - 1].lastStep = step
-            episodeOpen = false
+        if !raised.isEmpty { record(raised: &raised, at: step, wallTime: wallTime) }
+        if incidentOpen {
+            notePeaks(values)
+            if !monitors.contains(where: \.hasOpenEpisode) { closeIncident(at: step) }
         }
         return raised
     }
 
-    /// Adds this step's alerts to the open episode (opening one if needed) and sets their origin:
-    /// the first layer series to raise an explosion alert in the episode; ties, the largest ratio.
-    private mutating func record(raised: inout [Alert], at step: Int64) {
-        if !episodeOpen {
-            episodes.append(Episode(firstStep: step, lastStep: nil, origin: nil, alerts: []))
-            episodeOpen = true
+    /// Adds this step's alerts to the open incident (opening one if needed) and sets their origin:
+    /// the first layer series to raise an explosion alert in the incident; ties, the largest ratio.
+    private mutating func record(raised: inout [Alert], at step: Int64, wallTime: Double?) {
+        let opening = !incidentOpen
+        if opening {
+            incidents.append(Incident(segment: 0, openingStep: step, openingWallTime: wallTime, severity: raised.map(\.severity).max()!))
+            incidentOpen = true
             originStep = nil
             originRatio = -.infinity
         }
-        let current = episodes.count - 1
+        let current = incidents.count - 1
+        var origin = incidents[current].origin
         for alert in raised where alert.role == .layerGradientNorm && alert.kind.isExplosion {
             let ratio = alert.kind == .nonfinite ? Double.infinity : (alert.ratio ?? 0)
             if originStep == nil || (originStep == step && ratio > originRatio) {
                 originStep = step
                 originRatio = ratio
-                episodes[current].origin = alert.series
+                origin = alert.series
             }
         }
-        for index in raised.indices { raised[index].origin = episodes[current].origin }
-        episodes[current].alerts += raised
+        for index in raised.indices { raised[index].origin = origin }
+        let severityBefore = incidents[current].severity
+        incidents[current].add(raised, origin: origin)
+        if opening {
+            events.append(IncidentEvent(change: .opened, step: step, incident: incidents[current]))
+        } else if incidents[current].severity > severityBefore {
+            events.append(IncidentEvent(change: .escalated, step: step, incident: incidents[current]))
+        }
+    }
+
+    /// The open incident's peak: the global norm's value (every layer's, when there is none).
+    private mutating func notePeaks(_ values: [(SeriesID, Double)]) {
+        let current = incidents.count - 1
+        for (id, value) in values {
+            let role = monitors[id.index].role
+            if role == .globalGradientNorm || (!hasGlobalNorm && role == .layerGradientNorm) {
+                incidents[current].notePeak(value, series: monitors[id.index].name)
+            }
+        }
+    }
+
+    /// Closes the open incident at `step` (every series back to normal, or the end of its segment).
+    mutating func closeIncident(at step: Int64) {
+        guard incidentOpen else { return }
+        incidentOpen = false
+        incidents[incidents.count - 1].closingStep = step
+        events.append(IncidentEvent(change: .closed, step: step, incident: incidents[incidents.count - 1]))
     }
 
     /// The best progress of any loss series (the smallest recent/start ratio), nil when no loss

@@ -14,7 +14,7 @@
 ///   norm is computed from the per-layer norms at steps that have them all, when none is logged.
 /// - **In what order.** Loss series first (a loss that broke at the same step as the gradients
 ///   broke first), then the rest in the order they were registered.
-/// - **Origin.** Each alert carries the first layer to alert in its episode, as known when it is
+/// - **Origin.** Each alert carries the first layer to alert in its incident, as known when it is
 ///   raised (the detector's rule), never filled in later.
 public struct StepAssembler {
     /// What a series holds.
@@ -38,10 +38,12 @@ public struct StepAssembler {
         public let index: Int
     }
 
-    /// An alert and the segment of the run it was raised in.
+    /// An alert, the segment of the run it was raised in, and its incident (an index into
+    /// `incidents`).
     public struct SegmentAlert: Sendable, Equatable {
         public var alert: Alert
         public var segment: Int
+        public var incident: Int
     }
 
     /// One value as the detector sees it (or would, when detection is off).
@@ -86,8 +88,12 @@ public struct StepAssembler {
     private var detector: GradientDetector
     /// Per segment: the first step of each series in it (to tell which alerts a later segment hides).
     private var segmentFirstSteps: [[String: Int64]] = [[:]]
-    /// Episodes of the segments before the current one.
-    private var finishedEpisodes: [(segment: Int, episode: Episode)] = []
+    /// Incidents of the segments before the current one.
+    private var finishedIncidents: [Incident] = []
+    /// How many of the current detector's incident events have been collected.
+    private var detectorEventsSeen = 0
+    /// The last step judged in the current segment.
+    private var lastJudgedStep: Int64?
 
     /// The step being gathered, its wall time (its first value's) and its values.
     private var pendingStep: Int64?
@@ -98,6 +104,8 @@ public struct StepAssembler {
 
     /// Every alert so far, in order.
     public private(set) var alerts: [SegmentAlert] = []
+    /// Every change of an incident so far (opened, escalated, closed), in order.
+    public private(set) var events: [IncidentEvent] = []
     /// Called with every point the detector is given (for `gradalert export`).
     public var pointSink: ((Point) -> Void)?
 
@@ -192,8 +200,20 @@ public struct StepAssembler {
             }
         }
         for alert in detector.observe(step: step, wallTime: pendingWallTime, values: stepValues) {
-            alerts.append(SegmentAlert(alert: alert, segment: segment))
+            // An alert belongs to the incident open when it is raised: the detector's last.
+            alerts.append(SegmentAlert(alert: alert, segment: segment, incident: finishedIncidents.count + detector.incidents.count - 1))
         }
+        lastJudgedStep = step
+        collectEvents()
+    }
+
+    /// Takes the detector's new incident events, stamped with the segment.
+    private mutating func collectEvents() {
+        for var event in detector.events[detectorEventsSeen...] {
+            event.incident.segment = segment
+            events.append(event)
+        }
+        detectorEventsSeen = detector.events.count
     }
 
     /// No global norm logged: compute one from the per-layer norms (the scalars, or else the
@@ -221,7 +241,12 @@ public struct StepAssembler {
     }
 
     private mutating func startSegment() {
-        finishedEpisodes += detector.episodes.map { (segment, $0) }
+        // The restart ends whatever incident was open, at the segment's last step.
+        if let lastJudgedStep { detector.closeIncident(at: lastJudgedStep) }
+        collectEvents()
+        finishedIncidents += currentIncidents
+        detectorEventsSeen = 0
+        lastJudgedStep = nil
         segment += 1
         segmentFirstSteps.append([:])
         for index in entries.indices {
@@ -233,19 +258,30 @@ public struct StepAssembler {
 
     // MARK: - Results
 
-    /// Every episode so far, with its segment, oldest first (the last may be open).
-    public var episodes: [(segment: Int, episode: Episode)] {
-        finishedEpisodes + detector.episodes.map { (segment, $0) }
+    /// Every incident so far, oldest first (the last may be open).
+    public var incidents: [Incident] { finishedIncidents + currentIncidents }
+
+    private var currentIncidents: [Incident] {
+        detector.incidents.map { incident in
+            var incident = incident
+            incident.segment = segment
+            return incident
+        }
     }
 
     /// Whether a later segment rewrote the step of `alert` (TensorBoard then shows the later
     /// values, not the ones that raised it). A derived global norm counts as rewritten when any
     /// series of a later segment starts at or before its step.
     public func isOverwritten(_ alert: SegmentAlert) -> Bool {
-        let name = alert.alert.series == Self.derivedGlobalName ? nil : alert.alert.series
-        for later in segmentFirstSteps.indices where later > alert.segment {
+        isOverwritten(step: alert.alert.step, series: alert.alert.series, segment: alert.segment)
+    }
+
+    /// Whether a later segment than `segment` rewrote `step` of `series`.
+    public func isOverwritten(step: Int64, series: String, segment: Int) -> Bool {
+        let name = series == Self.derivedGlobalName ? nil : series
+        for later in segmentFirstSteps.indices where later > segment {
             let firsts = segmentFirstSteps[later]
-            if let first = name.flatMap({ firsts[$0] }) ?? firsts.values.min(), first <= alert.alert.step { return true }
+            if let first = name.flatMap({ firsts[$0] }) ?? firsts.values.min(), first <= step { return true }
         }
         return false
     }

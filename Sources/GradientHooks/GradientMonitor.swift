@@ -22,8 +22,9 @@ import TensorBoardEvents
 /// Each step it measures every watched gradient in one pass (no copies), writes the norms to
 /// TensorBoard, feeds them and the loss — as the file stores them, in float32 — to the same
 /// `StepAssembler` and detector `gradalert scan` uses on files, and reports any alert: in the
-/// returned `StepReport`, to `onAlert`, and as Markdown under the `gradalert/alerts` text tag
-/// (flushed at once, so the alert is on disk even if the process dies next).
+/// returned `StepReport`, to `onAlert`; and each incident that opens, escalates or closes — to
+/// `onIncident` and as one Markdown block under the `gradalert/alerts` text tag (flushed at once,
+/// so it is on disk even if the process dies next).
 ///
 /// What it writes per step: `grad_norm/global`, `grad_norm/<parameter>`, `grad_max/<parameter>`,
 /// `grad_nonfinite/<parameter>` when non-zero, `loss`; every `histogramEvery` steps, and at every
@@ -55,6 +56,11 @@ public final class GradientMonitor {
         public var globalMaxAbs: Double
         public var parameters: [(name: String, statistics: GradientStatistics)]
         public var alerts: [Alert]
+        /// Incidents that opened or escalated at this step (the ones to act on).
+        public var incidents: [Incident] { incidentEvents.filter { $0.change != .closed }.map(\.incident) }
+        /// Every change of an incident at this step (opened, escalated, closed), in order: what the
+        /// monitor wrote to TensorBoard's Text tab.
+        public var incidentEvents: [IncidentEvent]
         /// Parameters with a NaN or infinite gradient element.
         public var nonFiniteParameters: [String]
         /// True when any gradient is not finite: skip this update, as AMP's GradScaler does.
@@ -64,6 +70,8 @@ public final class GradientMonitor {
     public let writer: SummaryWriter
     public let options: Options
     public var onAlert: ((Alert) -> Void)?
+    /// Called for every incident that opens, escalates or closes.
+    public var onIncident: ((IncidentEvent) -> Void)?
     /// The steps and series the detector has seen, its alerts and episodes.
     public private(set) var assembler: StepAssembler
     /// Each logged series' handle in the assembler, by tag.
@@ -110,6 +118,7 @@ public final class GradientMonitor {
         let wallTime = WallClock.now()
         let measured = measureAll(gradients, histogram: histogram)
         let alertsBefore = assembler.alerts.count
+        let eventsBefore = assembler.events.count
 
         var squares = 0.0
         var maxAbs = 0.0
@@ -143,6 +152,7 @@ public final class GradientMonitor {
 
         assembler.completeStep()
         let alerts = assembler.alerts[alertsBefore...].map(\.alert)
+        let events = Array(assembler.events[eventsBefore...])
         if !alerts.isEmpty && !histogram && options.histogramEvery != nil {
             // The step an alert fires is the one worth seeing in full: write its histograms now,
             // while the gradients are still there, whatever the cadence says.
@@ -150,12 +160,17 @@ public final class GradientMonitor {
                 if let summary = statistics.histogram() { try writer.histogram("grad/\(name)", summary: summary, step: step, wallTime: wallTime) }
             }
         }
-        if !alerts.isEmpty {
-            try writer.text("gradalert/alerts", AlertMarkdown.render(alerts), step: step, wallTime: wallTime)
+        if !events.isEmpty {
+            try writer.text("gradalert/alerts", IncidentMarkdown.render(events), step: step, wallTime: wallTime)
+        }
+        if !alerts.isEmpty || !events.isEmpty {
             try writer.flush()
             for alert in alerts { onAlert?(alert) }
+            for event in events { onIncident?(event) }
         }
-        return StepReport(step: step, wallTime: wallTime, globalNorm: global, globalMaxAbs: maxAbs, parameters: measured, alerts: alerts, nonFiniteParameters: nonFinite)
+        return StepReport(
+            step: step, wallTime: wallTime, globalNorm: global, globalMaxAbs: maxAbs, parameters: measured, alerts: alerts,
+            incidentEvents: events, nonFiniteParameters: nonFinite)
     }
 
     /// Hands one value to the assembler as the event file stores it (a float32 `simple_value`), so

@@ -240,8 +240,8 @@ func run(_ values: [Double], role: SeriesRole = .globalGradientNorm, name: Strin
                 .init("grad_norm/global", .globalGradientNorm, global),
             ])
         }
-        #expect(detector.episodes.count == 1)
-        #expect(detector.episodes.first?.origin == "grad_norm/layer1")
+        #expect(detector.incidents.count == 1)
+        #expect(detector.incidents.first?.origin == "grad_norm/layer1")
         #expect(alerts.map(\.series) == ["grad_norm/layer1", "grad_norm/global", "grad_norm/layer2"])
         #expect(alerts.allSatisfy { $0.origin == "grad_norm/layer1" })
     }
@@ -255,7 +255,7 @@ func run(_ values: [Double], role: SeriesRole = .globalGradientNorm, name: Strin
                 .init("b", .layerGradientNorm, blow ? 1e5 : 1),
             ])
         }
-        #expect(detector.episodes.first?.origin == "b")
+        #expect(detector.incidents.first?.origin == "b")
     }
 
     @Test func lossGoingNaNFirstPointsAtTheLoss() {
@@ -270,7 +270,7 @@ func run(_ values: [Double], role: SeriesRole = .globalGradientNorm, name: Strin
         }
         #expect(alerts.map(\.kind) == [.nonfinite, .nonfinite])
         #expect(alerts.allSatisfy { $0.remedies.first == .smootherLoss })
-        #expect(detector.episodes.first?.origin == nil)
+        #expect(detector.incidents.first?.origin == nil)
     }
 
     @Test func gradientsGoingNaNFirstPointAtTheStepSize() {
@@ -301,9 +301,9 @@ func run(_ values: [Double], role: SeriesRole = .globalGradientNorm, name: Strin
         for (step, value) in values.enumerated() {
             _ = detector.observe(step: Int64(step), series: "g", role: .globalGradientNorm, value: value)
         }
-        #expect(detector.episodes.count == 2)
-        #expect(detector.episodes[0].firstStep == 20 && detector.episodes[0].lastStep == 25)
-        #expect(detector.episodes[1].firstStep == 31 && detector.episodes[1].lastStep == nil)
+        #expect(detector.incidents.count == 2)
+        #expect(detector.incidents[0].openingStep == 20 && detector.incidents[0].closingStep == 25)
+        #expect(detector.incidents[1].openingStep == 31 && detector.incidents[1].closingStep == nil)
     }
 }
 

@@ -86,14 +86,14 @@ public struct Demo: AsyncParsableCommand {
     }
 
     static func table(results: [ExperimentResult], reports: [RunReport]) -> String {
-        let header = ["run", "change", "verdict", "first alert", "origin", "peak global norm", "final loss", "accuracy"]
+        let header = ["run", "change", "verdict", "incidents", "origin", "peak global norm", "final loss", "accuracy"]
         var rows: [[String]] = []
         for result in results {
             let report = reports.first { $0.run == result.name }
             let verdict = report?.verdict.rawValue ?? "?"
-            let first = report?.firstAlert.map { "step \($0.alert.step) (\($0.alert.kind.rawValue))" } ?? "-"
-            var origin = report?.origin ?? "-"
-            if origin.hasPrefix("grad_norm/") { origin.removeFirst("grad_norm/".count) }
+            let incidents = report?.incidents ?? []
+            let first = incidents.first.map { "\(incidents.count), first at step \($0.incident.openingStep) (\($0.incident.kinds.map(\.rawValue).joined(separator: ", ")))" } ?? "-"
+            let origin = incidents.lazy.compactMap(\.incident.originLayer).first ?? "-"
             let norm = NumberFormat.short(result.maxGlobalNorm)
             let loss = NumberFormat.short(Double(result.finalLoss))
             var accuracy = String(format: "%.0f%%", result.accuracy * 100)

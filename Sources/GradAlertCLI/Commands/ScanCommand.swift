@@ -25,14 +25,23 @@ public struct Scan: AsyncParsableCommand {
             sqrt(sum_squares), or estimated from bucket centres for TF2 histograms, which carry no sum of squares); loss series match --loss-tags. Other scalars are ignored. When \
             a run logs only per-layer norms, a global norm is computed from them.
 
-            A restart (steps going back) starts a new segment; alerts in a segment that a later \
-            one overwrote are reported and marked, because TensorBoard will not show them.
+            Alerts that overlap in time in one run are one incident: each is printed as a short \
+            block (what happened, since which step, in how many layers, which layer went first, \
+            what to try); --alerts lists every alert behind them. A run with nothing to judge — \
+            every file empty or damaged, or no gradient or loss series — gets the verdict \
+            "no data", with the reason.
 
-            Exit status: 0 no alert at or above --fail-on; 1 alerts; 2 usage error or no \
-            readable event file. Damaged files are reported, not fatal.
+            A restart (steps going back) starts a new segment; incidents in a segment that a \
+            later one overwrote are reported and marked, because TensorBoard will not show them.
+
+            Exit status: 0 nothing at or above --fail-on; 1 found something; 2 usage error or no \
+            readable event file. --fail-on warning (the default) fails on any incident and on a \
+            run with no data (nothing was checked); critical, only on a critical incident; never, \
+            never. Damaged files are reported, not fatal.
 
             Examples:
               gradalert scan runs/
+              gradalert scan runs/ --alerts                  # every alert behind each incident
               gradalert scan runs/ --format json | jq '.runs[] | select(.verdict != "healthy")'
               gradalert scan logs/ --fail-on critical --grad-tags 'gnorm|grad_norm'
             """
@@ -52,8 +61,11 @@ public struct Scan: AsyncParsableCommand {
     @Option(help: "Output: text, or json (one document; see docs/cli.md).")
     public var format: Format = .text
 
-    @Option(help: "Exit 1 when an alert at or above this severity is found: warning, critical or never.")
+    @Option(help: "Exit 1 when an incident at or above this severity is found (warning also fails on a run with no data): warning, critical or never.")
     public var failOn: FailOn = .warning
+
+    @Flag(name: [.customLong("alerts"), .customLong("verbose")], help: "List every alert behind the incidents (text output).")
+    public var listAlerts = false
 
     @OptionGroup(title: "Detector")
     public var detector: DetectorOptions
@@ -91,13 +103,13 @@ public struct Scan: AsyncParsableCommand {
         case .json: output.write(ScanJSON.document(result) + "\n")
         case .text:
             let colour = interactive && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-            output.write(ScanText(colour: colour).report(result, paths: paths))
+            output.write(ScanText(colour: colour, listAlerts: listAlerts).report(result, paths: paths))
         }
-        let severities = result.reports.flatMap(\.alerts).map(\.alert.severity)
+        let verdicts = result.reports.map(\.verdict)
         switch failOn {
         case .never: return ExitStatus.success
-        case .warning: return severities.isEmpty ? ExitStatus.success : ExitStatus.found
-        case .critical: return severities.contains(.critical) ? ExitStatus.found : ExitStatus.success
+        case .warning: return verdicts.allSatisfy { $0 == .healthy } ? ExitStatus.success : ExitStatus.found
+        case .critical: return verdicts.contains { $0 >= .exploding } ? ExitStatus.found : ExitStatus.success
         }
     }
 }

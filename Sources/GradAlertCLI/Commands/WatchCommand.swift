@@ -4,28 +4,40 @@ import GradAlertAnalysis
 import GradientDetection
 import TensorBoardEvents
 
-/// `gradalert watch`: alerts as training writes them.
+/// `gradalert watch`: incidents as training writes them.
 public struct WatchCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "watch",
-        abstract: "Follow a log directory while training runs and print each alert as it happens.",
+        abstract: "Follow a log directory while training runs and report each incident as it happens.",
         discussion: """
             Polls LOGDIR every --interval seconds for new runs, new event files and records \
-            appended to existing ones, and runs the same detector as `scan` over them. Existing \
-            records are read first, so alerts already in the logs are printed too. Files that \
-            several processes write into one run folder at the same time (data-parallel ranks) \
-            are followed as separate writers, as scan reads them, not as restarts.
+            appended to existing ones, and runs the same analysis as `scan` over them. Alerts \
+            that overlap in time in one run are one incident; watch prints when an incident \
+            opens, escalates (warning to critical) and closes. Existing records are read first, \
+            so incidents already in the logs are reported too. Files that several processes \
+            write into one run folder at the same time (data-parallel ranks) are followed as \
+            separate writers, as scan reads them, not as restarts.
 
-            --format jsonl prints one JSON object per alert (the alert fields of scan's JSON, \
-            plus "run"). --exec CMD runs CMD with /bin/sh for every alert, the alert's JSON \
-            on its standard input and GRADALERT_RUN, GRADALERT_KIND, GRADALERT_SEVERITY, \
-            GRADALERT_TAG and GRADALERT_STEP in its environment (send a message, stop the job…).
+            --format jsonl prints one JSON object per line: {"type": "incident", "change": \
+            "opened" | "escalated" | "closed", ...} with the incident fields of scan's JSON, \
+            and {"type": "alert", ...} for every alert.
+
+            --exec CMD runs CMD with /bin/sh once when an incident opens (--exec-on adds \
+            escalated, closed, or alert for every alert), with the event's JSON on its standard \
+            input and GRADALERT_EVENT (incident_opened, incident_escalated, incident_closed or \
+            alert), GRADALERT_RUN, GRADALERT_STREAM, GRADALERT_INCIDENT (its id), \
+            GRADALERT_SEVERITY, GRADALERT_KIND (kinds, comma-separated), GRADALERT_STEP, \
+            GRADALERT_OPENING_STEP, GRADALERT_ORIGIN (the layer that went first), \
+            GRADALERT_LAYERS, GRADALERT_SUMMARY and, for alerts, GRADALERT_TAG in its \
+            environment. Incidents already on disk when watch starts are reported but run no \
+            command, unless --exec-backlog is given.
 
             Stops cleanly on Ctrl-C (SIGINT) or SIGTERM; exit status 0, or 2 on a usage error.
 
             Examples:
               gradalert watch runs/
-              gradalert watch runs/ --format jsonl --exec 'curl -s -d @- https://hooks.example/alert'
+              gradalert watch runs/ --exec 'notify-send "gradalert" "$GRADALERT_SUMMARY"'
+              gradalert watch runs/ --format jsonl --exec 'curl -s -d @- https://hooks.example/gradalert'
             """
     )
 
@@ -33,17 +45,31 @@ public struct WatchCommand: AsyncParsableCommand {
         case text, jsonl
     }
 
+    /// What runs the --exec command.
+    public enum ExecTrigger: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case opened, escalated, closed, alert
+    }
+
     @Argument(help: "The log directory to follow (it may not exist yet).")
     public var logdir: String
 
-    @Option(help: "Output: text, or jsonl (one JSON object per alert).")
+    @Option(help: "Output: text, or jsonl (one JSON object per incident event and per alert).")
     public var format: Format = .text
 
     @Option(help: ArgumentHelp("Seconds between polls.", valueName: "seconds"))
     public var interval: Double = 2
 
-    @Option(name: .customLong("exec"), help: ArgumentHelp("Shell command run for every alert, the alert JSON on stdin.", valueName: "command"))
+    @Option(name: .customLong("exec"), help: ArgumentHelp("Shell command run when an incident opens (see --exec-on), the event's JSON on stdin.", valueName: "command"))
     public var command: String?
+
+    @Option(name: .customLong("exec-on"), help: ArgumentHelp("What runs --exec: opened (the default), escalated, closed, or alert (every alert); repeatable.", valueName: "event"))
+    public var execOn: [ExecTrigger] = []
+
+    @Flag(name: .customLong("exec-backlog"), help: "Also run --exec for incidents already on disk when watch starts.")
+    public var execBacklog = false
+
+    @Flag(name: [.customLong("alerts"), .customLong("verbose")], help: "Also print every alert (text output).")
+    public var listAlerts = false
 
     @OptionGroup(title: "Detector")
     public var detector: DetectorOptions
@@ -52,27 +78,29 @@ public struct WatchCommand: AsyncParsableCommand {
 
     public mutating func validate() throws {
         guard interval > 0, interval <= 3600 else { throw ValidationError("--interval must be between 0 and 3600 seconds") }
+        if command == nil, !execOn.isEmpty || execBacklog {
+            throw ValidationError("--exec-on and --exec-backlog go with --exec")
+        }
     }
+
+    /// What runs the command: --exec-on, or incidents opening.
+    private var triggers: Set<ExecTrigger> { execOn.isEmpty ? [.opened] : Set(execOn) }
 
     public func run() async throws {
         // An --exec command that does not read its standard input must not kill us with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
-        let watcher = LogFollower(logdir: logdir, classifier: try detector.classifier(), configuration: try detector.checkedConfiguration())
+        let follower = LogFollower(logdir: logdir, classifier: try detector.classifier(), configuration: try detector.checkedConfiguration())
         let stop = StopSignal()
         let colour = isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         if format == .text {
-            printError("gradalert watch: following \(logdir) every \(interval) s (Ctrl-C to stop)")
+            printError("gradalert watch: following \(logdir) every \(NumberFormat.short(interval)) s (Ctrl-C to stop)")
         }
-        var alerts = 0
+        var totals = Totals()
+        var backlog = true
         while !stop.requested {
-            let (findings, diagnostics) = watcher.poll()
-            for finding in findings {
-                alerts += 1
-                emit(finding, colour: colour)
-            }
-            for diagnostic in diagnostics {
-                printError("gradalert watch: \(diagnostic)")
-            }
+            let poll = follower.poll()
+            report(poll, backlog: backlog, colour: colour, totals: &totals)
+            backlog = false
             var waited = 0.0
             while waited < interval && !stop.requested {
                 try? await Task.sleep(for: .milliseconds(100))
@@ -80,35 +108,108 @@ public struct WatchCommand: AsyncParsableCommand {
             }
         }
         if format == .text {
-            printError("gradalert watch: stopped; \(alerts) alert(s) in \(watcher.runNames.count) run(s)")
+            let runs = follower.runNames.count
+            printError("gradalert watch: stopped; followed \(ScanText.count(runs, "run")), \(totals.runsWithIncidents.count) with incidents: \(ScanText.count(totals.incidents, "incident")) (\(ScanText.count(totals.alerts, "alert")))")
         }
     }
 
-    private func emit(_ finding: LogFollower.Finding, colour: Bool) {
-        var json = JSONWriter()
-        ScanJSON.alert(finding.alert, run: finding.run, into: &json)
-        switch format {
-        case .text:
-            let text = ScanText(colour: colour).alertLines(finding.alert, run: finding.run)
-            FileHandle.standardOutput.write(Data(text.utf8))
-        case .jsonl:
-            FileHandle.standardOutput.write(Data((json.output + "\n").utf8))
-        }
-        if let command { Self.execute(command, input: json.output, finding: finding) }
+    /// What watch has reported so far (its closing line).
+    struct Totals {
+        var incidents = 0
+        var alerts = 0
+        var runsWithIncidents: Set<String> = []
     }
 
-    /// Runs `command` through /bin/sh with the alert JSON on stdin; its failure is reported, not fatal.
-    static func execute(_ command: String, input: String, finding: LogFollower.Finding) {
+    /// Prints what one poll found and runs --exec for it; `backlog` is true for the first poll,
+    /// which reads what was on disk before watch started.
+    func report(_ poll: LogFollower.Poll, backlog: Bool, colour: Bool, totals: inout Totals) {
+        let text = ScanText(colour: colour)
+        var out = ""
+        for event in poll.incidents {
+            if event.change == .opened {
+                totals.incidents += 1
+                totals.runsWithIncidents.insert(event.incident.run)
+            }
+            var json = JSONWriter()
+            ScanJSON.incident(event.incident, run: event.incident.run, event: (event.change, event.step), into: &json)
+            switch format {
+            case .text: out += text.incidentLines(event.incident, run: event.incident.run, change: event.change)
+            case .jsonl: out += json.output + "\n"
+            }
+            let trigger: ExecTrigger = switch event.change {
+            case .opened: .opened
+            case .escalated: .escalated
+            case .closed: .closed
+            }
+            if let command, triggers.contains(trigger), !backlog || execBacklog {
+                flush(&out)
+                Self.execute(command, input: json.output, environment: Self.environment(event))
+            }
+        }
+        for finding in poll.alerts {
+            totals.alerts += 1
+            var json = JSONWriter()
+            ScanJSON.alert(finding.alert, run: finding.run, type: "alert", into: &json)
+            switch format {
+            case .text: if listAlerts { out += text.alertLines(finding.alert, run: finding.run, withRemedies: false) }
+            case .jsonl: out += json.output + "\n"
+            }
+            if let command, triggers.contains(.alert), !backlog || execBacklog {
+                flush(&out)
+                Self.execute(command, input: json.output, environment: Self.environment(finding))
+            }
+        }
+        flush(&out)
+        for diagnostic in poll.diagnostics {
+            printError("gradalert watch: \(diagnostic)")
+        }
+    }
+
+    private func flush(_ out: inout String) {
+        guard !out.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(out.utf8))
+        out = ""
+    }
+
+    static func environment(_ event: RunIncidentEvent) -> [String: String] {
+        let incident = event.incident.incident
+        return [
+            "GRADALERT_EVENT": "incident_\(event.change.rawValue)",
+            "GRADALERT_RUN": event.incident.run,
+            "GRADALERT_STREAM": String(event.incident.stream),
+            "GRADALERT_INCIDENT": event.incident.id,
+            "GRADALERT_SEVERITY": incident.severity.rawValue,
+            "GRADALERT_KIND": incident.kinds.map(\.rawValue).joined(separator: ","),
+            "GRADALERT_STEP": String(event.step),
+            "GRADALERT_OPENING_STEP": String(incident.openingStep),
+            "GRADALERT_ORIGIN": incident.originLayer ?? "",
+            "GRADALERT_LAYERS": String(incident.layerCount),
+            "GRADALERT_SUMMARY": incident.headline,
+        ]
+    }
+
+    static func environment(_ finding: LogFollower.Finding) -> [String: String] {
+        let alert = finding.alert.alert
+        return [
+            "GRADALERT_EVENT": "alert",
+            "GRADALERT_RUN": finding.run,
+            "GRADALERT_STREAM": String(finding.alert.stream),
+            "GRADALERT_INCIDENT": finding.alert.incident,
+            "GRADALERT_SEVERITY": alert.severity.rawValue,
+            "GRADALERT_KIND": alert.kind.rawValue,
+            "GRADALERT_TAG": alert.series,
+            "GRADALERT_STEP": String(alert.step),
+            "GRADALERT_ORIGIN": alert.origin.map(Incident.layerName) ?? "",
+            "GRADALERT_SUMMARY": alert.message,
+        ]
+    }
+
+    /// Runs `command` through /bin/sh with `input` on stdin; its failure is reported, not fatal.
+    static func execute(_ command: String, input: String, environment extra: [String: String]) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]
-        var environment = ProcessInfo.processInfo.environment
-        environment["GRADALERT_RUN"] = finding.run
-        environment["GRADALERT_KIND"] = finding.alert.alert.kind.rawValue
-        environment["GRADALERT_SEVERITY"] = finding.alert.alert.severity.rawValue
-        environment["GRADALERT_TAG"] = finding.alert.alert.series
-        environment["GRADALERT_STEP"] = String(finding.alert.alert.step)
-        process.environment = environment
+        process.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
         let pipe = Pipe()
         process.standardInput = pipe
         do {

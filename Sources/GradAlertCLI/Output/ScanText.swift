@@ -3,10 +3,12 @@ import GradAlertAnalysis
 import GradientDetection
 import TensorBoardEvents
 
-/// Terminal output of `gradalert scan` and `watch`.
+/// Terminal output of `gradalert scan` and `watch`: per run a verdict, then one short block per
+/// incident (what, where, since when, which layer first, what to try); every alert only when asked.
 struct ScanText {
     var colour: Bool
-    var maxAlertsPerRun = 12
+    /// List every alert under its run (`--alerts`), not only the incidents.
+    var listAlerts = false
 
     private func paint(_ text: String, _ code: String) -> String {
         colour ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
@@ -19,54 +21,74 @@ struct ScanText {
         let width = min(40, result.reports.map(\.run.count).max() ?? 10)
         var hidden = 0
         for report in result.reports {
-            let verdict = report.verdict
-            let mark: String
-            switch verdict {
-            case .healthy: mark = paint("✓", "32")
-            case .warning: mark = paint("!", "33")
-            case .exploding, .nonfinite: mark = paint("✗", "31;1")
+            out += verdictLine(report, width: width)
+            for incident in report.incidents {
+                if incident.superseded { hidden += 1 }
+                out += incidentLines(incident)
             }
-            var line = "\(mark) \(report.run.padding(toLength: max(width, report.run.count), withPad: " ", startingAt: 0))  "
-            line += paint(verdict.rawValue.uppercased().padding(toLength: 10, withPad: " ", startingAt: 0), verdictColour(verdict))
-            if let first = report.firstAlert {
-                line += " first alert at step \(first.alert.step)"
-                if let origin = report.origin { line += ", origin \(origin)" }
-            } else if report.gradientSeries.isEmpty && report.lossSeries.isEmpty {
-                line += " no gradient or loss series found"
-            } else {
-                line += " \(report.gradientSeries.count) gradient, \(report.lossSeries.count) loss series"
-            }
-            if report.segments > 1 { line += " [\(report.segments) segments: the job restarted]" }
-            if report.streams > 1 { line += " [\(report.streams) concurrent writers]" }
-            out += line + "\n"
-            // Every alert up to a limit; remedies once per kind (they repeat otherwise).
-            var advised: Set<String> = []
-            for (index, scanAlert) in report.alerts.enumerated() {
-                if scanAlert.superseded { hidden += 1 }
-                guard index < maxAlertsPerRun else { continue }
-                let key = "\(scanAlert.alert.kind)-\(scanAlert.alert.role)"
-                out += alertLines(scanAlert, withRemedies: !advised.contains(key))
-                advised.insert(key)
-            }
-            if report.alerts.count > maxAlertsPerRun {
-                out += "    … and \(report.alerts.count - maxAlertsPerRun) more alert(s) (--format json lists them all)\n"
+            if listAlerts {
+                for alert in report.alerts { out += alertLines(alert, withRemedies: false) }
             }
             for diagnostic in report.diagnostics {
                 out += "    " + paint("damaged", "35") + " \(diagnostic.file) @\(diagnostic.offset): \(diagnostic.problem.rawValue): \(diagnostic.message)\n"
             }
         }
         let counts = Dictionary(grouping: result.reports, by: \.verdict).mapValues(\.count)
-        out += "\n\(Self.count(result.reports.count, "run")): " + [RunReport.Verdict.nonfinite, .exploding, .warning, .healthy].compactMap { verdict in
-            counts[verdict].map { "\($0) \(verdict.rawValue)" }
+        out += "\n\(Self.count(result.reports.count, "run")): " + RunReport.Verdict.allCases.reversed().compactMap { verdict in
+            counts[verdict].map { "\($0) \(Self.verdictName(verdict))" }
         }.joined(separator: ", ") + "\n"
         if hidden > 0 {
-            out += "\(hidden) alert(s) are in a segment that a restart overwrote: TensorBoard will not show them, but they happened.\n"
+            out += "\(Self.count(hidden, "incident")) \(hidden == 1 ? "is" : "are") in a segment that a restart overwrote: TensorBoard will not show \(hidden == 1 ? "it" : "them"), but \(hidden == 1 ? "it" : "they") happened.\n"
+        }
+        if !listAlerts, result.reports.contains(where: { !$0.alerts.isEmpty }) {
+            out += "every alert behind the incidents: --alerts (or --format json)\n"
         }
         return out
     }
 
-    /// "1 run", "2 runs".
+    /// "✗ run  EXPLODING  2 incidents, first at step 42 in fc2.weight"
+    private func verdictLine(_ report: RunReport, width: Int) -> String {
+        let verdict = report.verdict
+        var line = "\(mark(verdict)) \(report.run.padding(toLength: max(width, report.run.count), withPad: " ", startingAt: 0))  "
+        line += paint(Self.verdictName(verdict).uppercased().padding(toLength: 10, withPad: " ", startingAt: 0), verdictColour(verdict))
+        if let first = report.incidents.first {
+            line += " \(Self.count(report.incidents.count, "incident")), first at step \(first.incident.openingStep)"
+            if let layer = report.incidents.lazy.compactMap(\.incident.originLayer).first { line += ", origin \(layer)" }
+        } else if let reason = report.noDataReason {
+            line += " " + reason
+        } else {
+            line += " \(report.gradientSeries.count) gradient, \(report.lossSeries.count) loss series"
+        }
+        if report.segments > 1 { line += " [\(report.segments) segments: the job restarted]" }
+        if report.streams > 1 { line += " [\(report.streams) concurrent writers]" }
+        return line + "\n"
+    }
+
+    /// At most four lines: what, where and since when; the peak; what to try.
+    func incidentLines(_ entry: RunIncident, run: String? = nil, change: IncidentEvent.Change? = nil) -> String {
+        let incident = entry.incident
+        let mark = incident.severity == .critical ? paint("✗", "31") : paint("!", "33")
+        var head = run.map { "\($0)  " } ?? "    "
+        if let change { head += paint("incident \(change.rawValue)", change == .closed ? "32" : (incident.severity == .critical ? "31" : "33")) + ": " }
+        var line = head + "\(mark) \(incident.headline)"
+        if entry.superseded {
+            line += paint(" [segment \(incident.segment), overwritten by a restart: TensorBoard will not show it]", "2")
+        } else if incident.segment > 0 {
+            line += " [segment \(incident.segment)]"
+        }
+        if entry.stream > 0 { line += " [writer \(entry.stream + 1)]" }
+        var text = line + "\n"
+        let indent = run == nil ? "      " : "    "
+        text += indent + incident.detail + "\n"
+        if change != .closed, let advice = incident.advice() { text += indent + advice + "\n" }
+        return text
+    }
+
     static func count(_ number: Int, _ noun: String) -> String { number == 1 ? "1 \(noun)" : "\(number) \(noun)s" }
+
+    static func verdictName(_ verdict: RunReport.Verdict) -> String {
+        verdict == .noData ? "no data" : verdict.rawValue
+    }
 
     func alertLines(_ scanAlert: RunAlert, run: String? = nil, withRemedies: Bool = true) -> String {
         let alert = scanAlert.alert
@@ -88,8 +110,18 @@ struct ScanText {
         return text
     }
 
+    private func mark(_ verdict: RunReport.Verdict) -> String {
+        switch verdict {
+        case .noData: paint("?", "35")
+        case .healthy: paint("✓", "32")
+        case .warning: paint("!", "33")
+        case .exploding, .nonfinite: paint("✗", "31;1")
+        }
+    }
+
     private func verdictColour(_ verdict: RunReport.Verdict) -> String {
         switch verdict {
+        case .noData: "35"
         case .healthy: "32"
         case .warning: "33"
         case .exploding, .nonfinite: "31;1"

@@ -275,8 +275,10 @@ do {
         }
         run.scalars["grad_norm/global", default: []].append((step, time, Double(Float(report.globalNorm))))
         run.scalars["loss", default: []].append((step, time, Double(Float(loss))))
+        if !report.incidentEvents.isEmpty {
+            run.texts["gradalert/alerts", default: []].append((step, time, IncidentMarkdown.render(report.incidentEvents)))
+        }
         if !report.alerts.isEmpty {
-            run.texts["gradalert/alerts", default: []].append((step, time, AlertMarkdown.render(report.alerts)))
             // At a step that raises an alert the monitor writes every histogram, whatever the
             // cadence; the gradients are still there to compute the same summaries from.
             if step % 5 != 0 {
