@@ -422,8 +422,8 @@ __attribute__((target("crc"))) static uint32_t armv8_raw(uint32_t crc, const uns
 //
 // A candidate costs one CRC of one 8-byte word. Candidates do not depend on one another, so there
 // is no chain to split: the loop is unrolled and the out-of-order core keeps several `crc32`s in
-// flight. That instruction is then the limit (on the Zen 4 measured, one every ~1.4 cycles: about
-// 2.4 GB/s of candidates). The stored CRC is turned back into the register it stands for, rather
+// flight. That instruction is then the limit (on the Zen 4 measured, one every 1.3-1.5 cycles:
+// 2.3-2.7 GB/s of candidates). The stored CRC is turned back into the register it stands for, rather
 // than each computed register masked:
 //
 //     rotr(~register, 15) + DELTA == stored  <=>  register == rotl(DELTA - 1 - stored, 15)
