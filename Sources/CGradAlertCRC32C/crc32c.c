@@ -423,8 +423,8 @@ __attribute__((target("crc"))) static uint32_t armv8_raw(uint32_t crc, const uns
 // A candidate costs one CRC of one 8-byte word. Candidates do not depend on one another, so there
 // is no chain to split: the loop is unrolled and the out-of-order core keeps several `crc32`s in
 // flight. That instruction is then the limit (on the Zen 4 measured, one every 1.3-1.5 cycles:
-// 2.3-2.7 GB/s of candidates). The stored CRC is turned back into the register it stands for, rather
-// than each computed register masked:
+// 2.3-2.7 GB/s of candidates). The stored CRC is turned back into the register it stands for,
+// rather than each computed register masked:
 //
 //     rotr(~register, 15) + DELTA == stored  <=>  register == rotl(DELTA - 1 - stored, 15)
 //
@@ -454,10 +454,10 @@ static inline uint32_t claimed_register(uint32_t stored) {
     return (r << 15) | (r >> 17);
 }
 
-// 1 when no candidate at p[0], ..., p[HEADER_GROUP - 1] has zeros in all of its bytes 4-7. The bytes
-// that decide it, p[7], p[11], ..., p[HEADER_GROUP + 3], are bytes 3 and 7 of the words loaded from
-// p + 4, p + 12, ...; the others are set to 0xff, and the classic test for a zero byte (exact as a
-// yes/no answer) runs over the rest.
+// 1 when no candidate at p[0], ..., p[HEADER_GROUP - 1] has zeros in all of its bytes 4-7. The
+// bytes that decide it, p[7], p[11], ..., p[HEADER_GROUP + 3], are bytes 3 and 7 of the words
+// loaded from p + 4, p + 12, ...; the others are set to 0xff, and the classic test for a zero byte
+// (exact as a yes/no answer) runs over the rest.
 static inline int no_short_length_in_group(const unsigned char *p) {
     const uint64_t others = 0x00ffffff00ffffffull, ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     uint64_t zero_found = 0;
