@@ -116,6 +116,79 @@ import Testing
         }
     }
 
+    /// The first offset where a header verifies and claims at most `bound` bytes, found the slow
+    /// way (the masked CRC of each offset's 8 bytes, in Swift); `bytes.count` if there is none.
+    func referenceHeaderSearch(_ bytes: UnsafeRawBufferPointer, _ bound: UInt64) -> Int {
+        guard bytes.count >= TFRecord.headerSize else { return bytes.count }
+        for offset in 0...(bytes.count - TFRecord.headerSize) {
+            let length = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self).littleEndian
+            let stored = bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self).littleEndian
+            let lengthBytes = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + 8)])
+            if CRC32C.masked(lengthBytes) == stored, length <= bound { return offset }
+        }
+        return bytes.count
+    }
+
+    /// The dispatched, hardware and portable searches all return what the slow way finds.
+    func expectSearchesAgree(_ bytes: UnsafeRawBufferPointer, _ bound: UInt64, _ comment: Comment) {
+        let expected = referenceHeaderSearch(bytes, bound)
+        #expect(gradalert_find_record_header(bytes.baseAddress, bytes.count, bound) == expected, comment)
+        #expect(gradalert_find_record_header_hardware(bytes.baseAddress, bytes.count, bound) == expected, comment)
+        #expect(gradalert_find_record_header_portable(bytes.baseAddress, bytes.count, bound) == expected, comment)
+    }
+
+    /// The search after damage (`gradalert_find_record_header`), every path, against the slow way:
+    /// random bytes, zeros and 0xff of every length to 100 (the 32-candidate groups and the
+    /// candidates after them) with a header planted at a random place, from 9 starting offsets
+    /// (every alignment), under bounds either side of 2^31 and 2^32 (the pre-filter's limit); then
+    /// a larger buffer with 100 planted headers, each found in turn from just past the last.
+    /// (Tools/benchmarks/resync/check_find.c checks far more, against a bit-at-a-time CRC.)
+    @Test func recordHeaderSearchMatchesACheckOfEveryOffset() {
+        var random = TestRandom(seed: 21)
+        let bounds: [UInt64] = [.max, 1 << 31, 4080, 0, (1 << 32) - 1, 1 << 32]
+        let lengths: [UInt64] = [0, 24, 4080, 4081, 1 << 31, (1 << 31) + 1, (1 << 32) - 1, 1 << 32, (1 << 32) + 24, .max]
+        for fill in 0..<3 {
+            let filler: UInt8 = fill == 1 ? 0 : 0xFF
+            for count in 0...100 {
+                var bytes = (0..<count).map { _ in fill == 0 ? UInt8.random(in: 0...255, using: &random) : filler }
+                if count >= 12 {
+                    let at = Int.random(in: 0...(count - 12), using: &random)
+                    let length = lengths[Int.random(in: 0..<lengths.count, using: &random)]
+                    bytes.replaceSubrange(at..<(at + 12), with: recordHeader(claiming: length))
+                }
+                bytes.withUnsafeBytes { all in
+                    for start in 0...min(8, count) {
+                        let rest = UnsafeRawBufferPointer(rebasing: all[start...])
+                        for bound in bounds {
+                            expectSearchesAgree(rest, bound, "fill \(fill), \(count) bytes from \(start), bound \(bound)")
+                        }
+                    }
+                }
+            }
+        }
+        var bytes = (0..<20_000).map { _ in UInt8.random(in: 0...255, using: &random) }
+        for _ in 0..<100 {
+            let at = Int.random(in: 0...(bytes.count - 12), using: &random)
+            let length = lengths[Int.random(in: 0..<lengths.count, using: &random)]
+            bytes.replaceSubrange(at..<(at + 12), with: recordHeader(claiming: length))
+        }
+        bytes.withUnsafeBytes { all in
+            for bound in bounds {
+                var from = 0
+                var found = 0
+                while from <= all.count {
+                    let rest = UnsafeRawBufferPointer(rebasing: all[from...])
+                    expectSearchesAgree(rest, bound, "from \(from), bound \(bound)")
+                    let next = referenceHeaderSearch(rest, bound)
+                    if next == rest.count { break }
+                    found += 1
+                    from += next + 1
+                }
+                if bound == .max { #expect(found > 50) }
+            }
+        }
+    }
+
     @Test func implementationIsNamed() {
         #expect(["sse4.2+vpclmulqdq", "sse4.2+pclmul", "sse4.2", "armv8-crc", "portable"].contains(CRC32C.implementation))
         #if arch(x86_64)

@@ -116,6 +116,14 @@ def main():
         # The same event data, read from gzip files: MB of decompressed data per second.
         gz = size / swift[gz_key] / 1e6
         row("reader, gzip-compressed logdir, MB/s of event data (1 core)", gz, "same logdir uncompressed (same run)", read)
+    # Issue 15: the search past damage, over files that hold no record (GB/s of file searched; for
+    # the gzip file, of decompressed data).
+    for label, key, size_bytes, target in (("200 MB of random bytes", "Read_200_MB_of_garbage", 200e6, 1),
+                                           ("1 GB of zeros, gzipped (zlib's inflate bounds it)", "Read_1_GB_of_zeros_gzipped", 1e9, None)):
+        if key in swift:
+            gb = size_bytes / swift[key] / 1e9
+            verdict = "" if target is None else (f"≥ {target} GB/s " + ("met" if gb >= target else "NOT met"))
+            rows.append((f"search past damage, {label}, GB/s (1 core)", fmt(gb), "", "", "", verdict))
     in_place_key = "Read_logdir_in_place_(tags,_scalars,_histogram_moments)"
     if in_place_key in swift:
         in_place = size / swift[in_place_key] / 1e6

@@ -20,6 +20,18 @@ for spec in "logdir 200 4" "logdir-50 50 1" "logdir-500 500 4"; do
     set -- $spec
     [[ -d "$out/$1" ]] || "$bin/bench-logdir" "$out/$1" "$2" "$3"
 done
+# Damaged files (issue 15), for the search past damage: 200 MB of random bytes named like an
+# event file (a fixed seed: the same bytes every run), and 1 GB of zeros gzip-compressed.
+if [[ ! -f "$out/garbage/events.out.tfevents.0.garbage" ]]; then
+    mkdir -p "$out/garbage"
+    python3 -c 'import random, sys; sys.stdout.buffer.write(random.Random(15).randbytes(200_000_000))' > "$out/garbage/partial"
+    mv "$out/garbage/partial" "$out/garbage/events.out.tfevents.0.garbage"
+fi
+if [[ ! -f "$out/zeros-gz/events.out.tfevents.0.zeros.gz" ]]; then
+    mkdir -p "$out/zeros-gz"
+    head -c 1000000000 /dev/zero | gzip -c > "$out/zeros-gz/partial"
+    mv "$out/zeros-gz/partial" "$out/zeros-gz/events.out.tfevents.0.zeros.gz"
+fi
 bytes=$(find "$out/logdir" -name '*tfevents*' -printf '%s\n' | awk '{s+=$1} END {print s}')
 # The 200 MB logdir again, each file compressed by gzip(1) at its default level.
 if [[ ! -d "$out/logdir-gz" ]]; then
@@ -40,10 +52,11 @@ fi
 # Every read-side stage starts from the same page-cache state: the logdirs dropped and read back
 # sequentially (large folios). See pagecache.py: left alone, this VM's cache drifts towards single
 # pages, and the kernel's copy out of it then takes twice as long.
-settle() { python3 "$here/pagecache.py" settle --layout sequential "$out/logdir" "$out/logdir-50" "$out/logdir-500" "$out/logdir-gz"; }
+settle() { python3 "$here/pagecache.py" settle --layout sequential "$out/logdir" "$out/logdir-50" "$out/logdir-500" "$out/logdir-gz" "$out/garbage" "$out/zeros-gz"; }
 
 echo "==> Swift benchmarks, one core"
 settle
+export BENCH_GARBAGE="$out/garbage/events.out.tfevents.0.garbage" BENCH_ZEROS_GZ="$out/zeros-gz/events.out.tfevents.0.zeros.gz"
 (cd "$here" && BENCH_LOGDIR="$out/logdir" BENCH_LOGDIR_GZ="$out/logdir-gz" taskset -c 0 swift package --allow-writing-to-package-directory \
     benchmark --skip ".*2 threads.*" --format jmh --path "$out/one-core" --no-progress)
 (cd "$here" && BENCH_LOGDIR="$out/logdir" BENCH_LOGDIR_GZ="$out/logdir-gz" taskset -c 0 swift package benchmark --skip ".*2 threads.*" --no-progress) > "$out/one-core.txt"

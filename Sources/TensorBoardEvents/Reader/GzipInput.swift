@@ -113,6 +113,14 @@ final class GzipInput {
         return UnsafeRawBufferPointer(rebasing: window[from..<(from + count)])
     }
 
+    /// Every decompressed byte the window holds from `position` on, where `bytes(at:count:)` has
+    /// just made bytes available: what the search after damage scans in one go, without asking
+    /// for more and so without growing the window.
+    func heldBytes(from position: Int) -> UnsafeRawBufferPointer {
+        precondition(position >= windowStart && position - windowStart <= windowCount, "position not in the window")
+        return UnsafeRawBufferPointer(rebasing: window[(position - windowStart)..<windowCount])
+    }
+
     /// The decompressed size known so far (more may come).
     var decompressedCount: Int { windowStart + windowCount }
 

@@ -7,7 +7,8 @@ import TensorBoardEvents
 // Each benchmark's iteration is a fixed amount of work, so throughput (iterations/s) converts to
 // the unit in its name: Tools/benchmarks/ratios.py does that and puts the peers beside it.
 //
-// BENCH_LOGDIR names the logdir written by `bench-logdir` (Tools/benchmarks/run.sh sets it).
+// BENCH_LOGDIR names the logdir written by `bench-logdir` (Tools/benchmarks/run.sh sets it);
+// BENCH_GARBAGE and BENCH_ZEROS_GZ the damaged files run.sh writes beside it.
 
 let scalarsPerIteration = 100_000
 let crcBytes = 1 << 20
@@ -66,6 +67,22 @@ let benchmarks: @Sendable () -> Void = {
         let files = ((try? LogDirectory.runs(in: logdir)) ?? []).flatMap(\.files)
         Benchmark("Read gzip logdir (decode every record)", configuration: .init(maxDuration: .seconds(20), maxIterations: 10)) { benchmark in
             for _ in benchmark.scaledIterations { blackHole(decodeEveryRecord(files)) }
+        }
+    }
+
+    // Damaged files (issue 15): after a length that does not match its CRC, the reader looks for
+    // the next record at every offset. run.sh writes 200 MB of random bytes named like an event
+    // file, and 1 GB of zeros compressed by gzip(1); neither holds a record, so each read is one
+    // search from the first byte to the end (one diagnostic, no event), and peak memory shows
+    // that the window is all the reader holds. The gzip one is bound by zlib's inflate.
+    if let garbage = ProcessInfo.processInfo.environment["BENCH_GARBAGE"] {
+        Benchmark("Read 200 MB of garbage", configuration: .init(maxDuration: .seconds(20), maxIterations: 20)) { benchmark in
+            for _ in benchmark.scaledIterations { blackHole(decodeEveryRecord([garbage])) }
+        }
+    }
+    if let zeros = ProcessInfo.processInfo.environment["BENCH_ZEROS_GZ"] {
+        Benchmark("Read 1 GB of zeros gzipped", configuration: .init(warmupIterations: 1, maxDuration: .seconds(40), maxIterations: 5)) { benchmark in
+            for _ in benchmark.scaledIterations { blackHole(decodeEveryRecord([zeros])) }
         }
     }
 
