@@ -381,8 +381,9 @@ private struct Cursor {
     /// not at all), and windows are loaded where and when the byte-by-byte search loaded them.
     mutating func searchBlock(at position: Int) -> UnsafeRawBufferPointer? {
         guard bytes(at: position, count: TFRecord.headerSize) != nil else { return nil }
-        if let memory { return UnsafeRawBufferPointer(rebasing: memory[position..<memory.count]) }
+        // (A gzip file read from memory has both: its memory holds the compressed bytes.)
         if let gzip { return gzip.heldBytes(from: position) }
+        if let memory { return UnsafeRawBufferPointer(rebasing: memory[position..<memory.count]) }
         return UnsafeRawBufferPointer(rebasing: window[(position - windowStart)..<windowCount])
     }
 
