@@ -44,6 +44,20 @@ func scanJSON(_ paths: [String], _ extra: [String] = []) async throws -> (status
             }
             #expect((alert["remedies"] as? [String])?.isEmpty == false)
         }
+        // One incident, and every alert points at it.
+        let incidents = try #require(exploding["incidents"] as? [[String: Any]])
+        #expect(incidents.count == 1)
+        let incident = try #require(incidents.first)
+        for key in ["id", "stream", "segment", "opening_step", "opening_wall_time", "closing_step", "open", "severity", "kinds",
+                    "origin", "origin_layer", "layers", "gradient_series", "peak_value", "peak_series", "peak_ratio",
+                    "first_nonfinite_step", "loss_broke_first", "superseded", "alert_count", "summary", "remedies", "remedy_ids"] {
+            #expect(incident[key] != nil, "incident lacks \(key)")
+        }
+        #expect(incident["severity"] as? String == "critical")
+        #expect(incident["origin"] as? String == "grad_norm/fc2" && incident["origin_layer"] as? String == "fc2")
+        #expect(incident["alert_count"] as? Int == alerts.count)
+        #expect(alerts.allSatisfy { $0["incident"] as? String == incident["id"] as? String })
+        #expect(json["schema"] as? Int == 2)
         let series = try #require(exploding["series"] as? [String: [String]])
         #expect(series["gradient"] == ["grad_norm/fc1", "grad_norm/fc2", "grad_norm/global"])
         #expect(series["loss"] == ["loss"])  // "lr" is ignored
@@ -51,6 +65,8 @@ func scanJSON(_ paths: [String], _ extra: [String] = []) async throws -> (status
         #expect(healthy["verdict"] as? String == "healthy")
         #expect(healthy["first_alert_step"] is NSNull)
         #expect(healthy["origin"] is NSNull)
+        #expect((healthy["incidents"] as? [Any])?.isEmpty == true)
+        #expect(healthy["no_data_reason"] is NSNull)
         let summary = try #require(json["summary"] as? [String: Any])
         #expect(summary["runs"] as? Int == 2 && summary["healthy"] as? Int == 1 && summary["alerting"] as? Int == 1)
         #expect(summary["files"] as? Int == 2)
@@ -72,6 +88,27 @@ func scanJSON(_ paths: [String], _ extra: [String] = []) async throws -> (status
             Issue.record("expected a warning-only run, got \(verdict ?? "nil"): \(warning.json)")
         }
         #expect(try await scanJSON([folder.path], ["--fail-on", "never"]).status == ExitStatus.success)
+    }
+
+    /// A run with nothing to judge is "no data", with its reason; --fail-on warning (the
+    /// default) fails on it, critical does not.
+    @Test func noDataRunsFailTheDefaultCheck() async throws {
+        let folder = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: folder.path + "/zeros", withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: folder.path + "/zeros/events.out.tfevents.1.zeros", contents: Data(count: 4096)))
+        let (status, json) = try await scanJSON([folder.path])
+        let run = try #require((json["runs"] as? [[String: Any]])?.first)
+        #expect(run["verdict"] as? String == "no_data")
+        #expect((run["no_data_reason"] as? String)?.contains("no intact record") == true)
+        #expect((json["summary"] as? [String: Any])?["no_data"] as? Int == 1)
+        #expect(status == ExitStatus.found)
+        #expect(try await scanJSON([folder.path], ["--fail-on", "critical"]).status == ExitStatus.success)
+        var text = ""
+        var command = try Scan.parse([folder.path])
+        try command.validate()
+        _ = try await command.execute(output: &text)
+        #expect(text.contains("NO DATA"))
+        #expect(text.contains("1 no data"))
     }
 
     @Test func usageErrorsExitTwo() async throws {
