@@ -53,8 +53,10 @@ static inline int32_t sortable_bits(uint32_t bits) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The 16,384-entry table of FloatBucketTable (key = sign, exponent, top 5 mantissa bits): base
-// bucket in the low 32 bits, threshold (a float's bits made sortable) in the high 32 bits.
+// The bucket tables. FloatBucketTable (BucketTable.swift) builds the x-table since issue 19; the
+// kernel's header describes it. The 16,384-entry table of 64-bit words it built before (key =
+// sign, exponent, top 5 mantissa bits; base bucket in the low 32 bits, the threshold as a sortable
+// integer in the high 32) stays here for the harness's "before" builds and the experiments.
 
 #define TABLE_SLICES 16384
 #define TABLE_SHIFT 18
@@ -89,7 +91,7 @@ static int slice_info(uint32_t key, int shift, int *base_out, float *threshold_o
     return 0;
 }
 
-static uint64_t *build_table(void) {
+static inline uint64_t *build_table(void) {
     uint64_t *table = aligned_alloc(64, TABLE_SLICES * sizeof *table);
     for (uint32_t key = 0; key < TABLE_SLICES; key++) {
         int base;
@@ -104,6 +106,37 @@ static inline int table_index(const uint64_t *table, float value) {
     uint32_t bits = bits_of(value);
     uint64_t entry = table[bits >> TABLE_SHIFT];
     return (int)(uint32_t)entry + (sortable_bits(bits) >= (int32_t)(uint32_t)(entry >> 32));
+}
+
+// The x-table: 8,192 slices (sign, exponent, top 4 mantissa bits), entry = (t - 1) << 13 | base,
+// with t the threshold's position in its slice (low 19 bits of x = bits ^ (bits >>s 31)), 2^19 when
+// the slice holds no edge. A port of FloatBucketTable.init, line for line.
+#define XTABLE_SLICES 8192
+#define XTABLE_SHIFT 19
+
+static inline uint32_t *build_xtable(void) {
+    uint32_t *table = aligned_alloc(64, XTABLE_SLICES * sizeof *table);
+    for (uint32_t key = 0; key < XTABLE_SLICES; key++) {
+        int base;
+        float threshold;
+        if (slice_info(key, XTABLE_SHIFT, &base, &threshold) != 0) { fprintf(stderr, "slice %u holds two edges\n", key); exit(1); }
+        uint32_t position = 1u << XTABLE_SHIFT;  // no edge: t - 1 is all ones, which nothing passes
+        if (!isinf(threshold)) {
+            // A threshold of 0 must also admit -0.0 (IEEE: -0.0 >= 0), the largest value of its slice.
+            uint32_t b = threshold == 0 ? bits_of(-0.0f) : bits_of(threshold);
+            position = (b ^ (uint32_t)((int32_t)b >> 31)) & ((1u << XTABLE_SHIFT) - 1);
+            if (position == 0) { fprintf(stderr, "slice %u: threshold at its first value\n", key); exit(1); }
+        }
+        table[key] = (position - 1) << (32 - XTABLE_SHIFT) | (uint32_t)base;
+    }
+    return table;
+}
+
+static inline int xtable_index(const uint32_t *table, float value) {
+    uint32_t bits = bits_of(value);
+    uint32_t entry = table[bits >> XTABLE_SHIFT];
+    uint32_t key = (bits ^ (uint32_t)((int32_t)bits >> 31)) << (32 - XTABLE_SHIFT);
+    return (int)(entry & ((1u << (32 - XTABLE_SHIFT)) - 1)) + (entry < key);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -140,6 +173,24 @@ static void fill_log_uniform(float *values, size_t count, double lo, double hi, 
         double u = (double)(z >> 11) * 0x1p-53;
         double magnitude = pow(10.0, lo + (hi - lo) * u);
         values[i] = (float)((z & 1) ? -magnitude : magnitude);
+    }
+}
+
+// What StatisticsTests.awkwardValues makes: NaN, ±Inf, zeros, subnormals, huge values, and small
+// values of several scales, so that blocks take the element-by-element path too.
+static void fill_awkward(float *values, size_t count, uint64_t seed) {
+    uint64_t state = seed;
+    for (size_t i = 0; i < count; i++) {
+        uint64_t z = splitmix(&state);
+        int pick = (int)(z % 100);
+        double u = (double)(z >> 11) * 0x1p-53 * 2 - 1;
+        if (pick == 0) values[i] = NAN;
+        else if (pick == 1) values[i] = INFINITY;
+        else if (pick == 2) values[i] = -INFINITY;
+        else if (pick < 8) values[i] = (pick & 1) ? 0.0f : -0.0f;
+        else if (pick < 10) values[i] = 0x1p-149f * (float)((int)(z >> 40) % 201 - 100);
+        else if (pick < 12) values[i] = (float)(u * 3e38);
+        else values[i] = (float)(u * (double)(i % 7 + 1) * 1e-3);
     }
 }
 
@@ -234,7 +285,7 @@ static double now_seconds(void) {
 
 // CPU time of the calling thread: unlike the wall clock, it stops while another process has the
 // core (this VM is shared and noisy), though not while caches and memory are shared.
-static double thread_seconds(void) {
+static inline double thread_seconds(void) {
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;

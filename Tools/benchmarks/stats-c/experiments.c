@@ -62,29 +62,8 @@ static uint64_t *wide_table;
 static uint32_t *compact5, *compact4;  // 5 mantissa bits (16,384 entries, 64 KiB), 4 (8,192, 32 KiB)
 static int buckets;
 
-// The "x" encoding of the compact table, 4 mantissa bits (8,192 entries, 32 KiB): with
-// x = bits ^ (bits >>s 31) (a negative value's bits flipped, so that within a slice x grows with the
-// value) and key = x << 13 (the slice's 19 low bits at the top), entry = (t - 1) << 13 | base where
-// t is the threshold's low 19 bits of x (2^19 when the slice holds no edge, so t - 1 is all ones and
-// nothing passes it), and bucket = base + (entry < key): the compare's carry is the +1.
+// The x-table (common.h; the kernel's since issue 19).
 static uint32_t *xtable4;
-static uint32_t *build_xtable4(void) {
-    uint32_t *t = aligned_alloc(64, 8192 * 4);
-    for (uint32_t key = 0; key < 8192; key++) {
-        int base;
-        float threshold;
-        if (slice_info(key, 19, &base, &threshold) != 0) exit(1);
-        uint32_t low = 1u << 19;
-        if (!isinf(threshold)) {
-            uint32_t b = threshold == 0 ? bits_of(-0.0f) : bits_of(threshold);
-            low = (b ^ (uint32_t)((int32_t)b >> 31)) & ((1u << 19) - 1);
-            if (low == 0) { fprintf(stderr, "slice %u: threshold at its first value\n", key); exit(1); }
-        }
-        t[key] = (low - 1) << 13 | (uint32_t)base;
-    }
-    return t;
-}
-
 static inline uint32_t xtable4_bucket(uint32_t bits, const uint32_t *t) {
     uint32_t e = t[bits >> 19];
     uint32_t key = (bits ^ (uint32_t)((int32_t)bits >> 31)) << 13;
@@ -244,6 +223,17 @@ static void loop_x8ptr(const uint32_t *bits, size_t n, int32_t *counts, size_t s
     for (size_t i = 0; i < n; i += 8)
         for (int lane = 0; lane < 8; lane++) c[lane][xtable4_bucket(bits[i + lane], xtable4)]++;
 }
+// xk8 with copies 6,656 bytes apart: 2,560 modulo 4 KiB, so the 8 copies of a bucket sit at the 8
+// multiples of 512 bytes modulo 4 KiB and no two copies alias within 128 buckets of each other.
+static void loop_xk8s1664(const uint32_t *bits, size_t n, int32_t *counts, size_t stride) {
+    (void)stride;
+    for (size_t i = 0; i < n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            uint64_t b = xtable4_bucket(bits[i + k], xtable4);
+            __asm__("" : "+r"(b));
+            counts[(size_t)k * 1664 + b]++;
+        }
+}
 FIXED_STRIDE(loop_k8, 8, wide_bucket, wide_table)
 FIXED_STRIDE(loop_k4, 4, wide_bucket, wide_table)
 FIXED_STRIDE(loop_xk8, 8, xtable4_bucket, xtable4)
@@ -271,6 +261,8 @@ static const variant variants[] = {
     {"x4copy4+pf", loop_x4_copy4, 4, 0, "4 copy-major copies in registers, x-table, prefetch", 1},
     {"x4bm1+pf", loop_x4_bm1, 1, 1, "1 copy, x-table, prefetch", 1},
     {"k8", loop_k8, 8, 0, "8 copies at a fixed stride (displacement), 64-bit table", 0, STRIDE},
+    {"xk8s1664", loop_xk8s1664, 8, 0, "as xk8, copies 6,656 bytes apart (512 x odd modulo 4 KiB)", 0, 1664},
+    {"xk8s1664+pf", loop_xk8s1664, 8, 0, "as xk8s1664, next block prefetched", 1, 1664},
     {"xk8nb", loop_xk8nb, 8, 0, "as xk8 without the asm barrier", 0, STRIDE},
     {"x8ptr", loop_x8ptr, 8, 0, "x-table, a pointer per copy (the shipped structure)"},
     {"s1551", loop_s1551, 8, 0, "as k8, stride 1551 words", 0, 1551},
@@ -347,7 +339,7 @@ static void trace_variant(const variant *v, const float *values, size_t count, u
               stack = 0x7ff000000e40, index = 0x7ff000000600;
     const uint32_t *bits = (const uint32_t *)(const void *)values;
     int two_pass = strncmp(v->name, "2p", 2) == 0;
-    int is_x = strstr(v->name, "x4") != NULL;
+    int is_x = v->name[0] == 'x';  // the x-table variants
     int is_compact = strstr(v->name, "c5") || strstr(v->name, "c4") || is_x;
     int shift = strstr(v->name, "c4") || is_x ? 19 : 18;
     trace_length = 0;
@@ -480,7 +472,7 @@ int main(int argc, char **argv) {
     wide_table = build_table();
     compact5 = build_compact(5);
     compact4 = build_compact(4);
-    xtable4 = build_xtable4();
+    xtable4 = build_xtable();
 
     // The compact tables against upper_bound on every float (the 64-bit one is checked by stats-bench).
     if (!strcmp(mode, "check-tables")) {

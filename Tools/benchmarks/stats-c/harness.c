@@ -17,16 +17,35 @@
 
 #include "CGradAlertStats.h"
 
-#define DECLARE_KERNEL(prefix)                                                                           \
-    void prefix##_accumulate(const float *, size_t, const uint64_t *, int32_t *, size_t, gradalert_float_stats *); \
-    void prefix##_init(gradalert_float_stats *);                                                         \
+// The kernel's interface since issue 19 (the x-table, copies GRADALERT_STATS_COUNT_STRIDE apart), or
+// the one before it (64-bit table entries, copies `buckets` apart), so that KERNEL= can point
+// build.sh at an older checkout and the two can be compared.
+#ifdef GRADALERT_STATS_TABLE_SHIFT
+typedef uint32_t table_word;
+#define ACCUMULATE_ARGUMENTS const float *, size_t, const uint32_t *, int32_t *, gradalert_float_stats *
+#define COUNT_STRIDE ((size_t)GRADALERT_STATS_COUNT_STRIDE)
+#define CALL(k, values, count, copies, stats) (k)->accumulate(values, count, table, copies, stats)
+#define BUILD_TABLE build_xtable
+#define TABLE_INDEX xtable_index
+#else
+typedef uint64_t table_word;
+#define ACCUMULATE_ARGUMENTS const float *, size_t, const uint64_t *, int32_t *, size_t, gradalert_float_stats *
+#define COUNT_STRIDE ((size_t)buckets)
+#define CALL(k, values, count, copies, stats) (k)->accumulate(values, count, table, copies, (size_t)buckets, stats)
+#define BUILD_TABLE build_table
+#define TABLE_INDEX table_index
+#endif
+
+#define DECLARE_KERNEL(prefix)                                    \
+    void prefix##_accumulate(ACCUMULATE_ARGUMENTS);               \
+    void prefix##_init(gradalert_float_stats *);                  \
     const char *prefix##_implementation(void);
 DECLARE_KERNEL(dispatch)
 DECLARE_KERNEL(generic)
 
 typedef struct {
     const char *name;
-    void (*accumulate)(const float *, size_t, const uint64_t *, int32_t *, size_t, gradalert_float_stats *);
+    void (*accumulate)(ACCUMULATE_ARGUMENTS);
     void (*init)(gradalert_float_stats *);
     const char *(*implementation)(void);
 } kernel;
@@ -39,7 +58,7 @@ static const kernel kernels[] = {
 #define CHUNK (1u << 20)  // GradientStatisticsKernel.chunkSize
 #define COPIES GRADALERT_STATS_COUNT_COPIES
 
-static const uint64_t *table;
+static const table_word *table;
 static int buckets;
 
 typedef struct {
@@ -52,15 +71,15 @@ static void float_pass(const kernel *k, const float *values, size_t count, int h
     k->init(&out->stats);
     int32_t *copies = NULL;
     if (histogram) {
-        copies = malloc((size_t)COPIES * (size_t)buckets * sizeof *copies);
-        memset(copies, 0, (size_t)COPIES * (size_t)buckets * sizeof *copies);
+        copies = malloc((size_t)COPIES * COUNT_STRIDE * sizeof *copies);
+        memset(copies, 0, (size_t)COPIES * COUNT_STRIDE * sizeof *copies);
     }
-    k->accumulate(values, count, table, copies, (size_t)buckets, &out->stats);
+    CALL(k, values, count, copies, &out->stats);
     out->counts = NULL;
     if (histogram) {
         out->counts = calloc((size_t)buckets, sizeof *out->counts);
         for (int copy = 0; copy < COPIES; copy++)
-            for (int i = 0; i < buckets; i++) out->counts[i] += copies[(size_t)copy * (size_t)buckets + (size_t)i];
+            for (int i = 0; i < buckets; i++) out->counts[i] += copies[(size_t)copy * COUNT_STRIDE + (size_t)i];
         free(copies);
     }
 }
@@ -140,6 +159,7 @@ static int check(const data_set *d, size_t count) {
     int32_t *expected = calloc((size_t)buckets, sizeof *expected);
     for (size_t i = 0; i < count; i++)
         if (isfinite(d->values[i])) expected[upper_bound_index(d->values[i])]++;
+    // (count 0: the chunking still makes one empty part, as GradientStatisticsKernel does)
     int failures = 0;
     part first = {0};
     for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
@@ -177,7 +197,7 @@ static int check_table(int exhaustive) {
             float v = float_of((uint32_t)b);
             if (!isfinite(v)) continue;
             probes++;
-            if (table_index(table, v) != upper_bound_index(v)) mismatches++;
+            if (TABLE_INDEX(table, v) != upper_bound_index(v)) mismatches++;
         }
     } else {
         for (int l = 0; l < limit_count; l++) {
@@ -189,7 +209,7 @@ static int check_table(int exhaustive) {
                 for (int q = 0; q < 2; q++) {
                     if (!isfinite(pair[q])) continue;  // non-finite values are counted apart, never looked up
                     probes++;
-                    if (table_index(table, pair[q]) != upper_bound_index(pair[q])) mismatches++;
+                    if (TABLE_INDEX(table, pair[q]) != upper_bound_index(pair[q])) mismatches++;
                 }
                 up = nextafterf(up, INFINITY);
                 down = nextafterf(down, -INFINITY);
@@ -200,7 +220,7 @@ static int check_table(int exhaustive) {
             float v = float_of((uint32_t)splitmix(&state));
             if (!isfinite(v)) continue;
             probes++;
-            if (table_index(table, v) != upper_bound_index(v)) mismatches++;
+            if (TABLE_INDEX(table, v) != upper_bound_index(v)) mismatches++;
         }
     }
     printf("table check%s: %ld floats, %ld mismatches against upper_bound\n", exhaustive ? " (all 2^32)" : "", probes, mismatches);
@@ -259,7 +279,7 @@ int main(int argc, char **argv) {
 
     build_limits();
     buckets = limit_count;
-    table = build_table();
+    table = BUILD_TABLE();
     if (check_table(exhaustive)) return 1;
 
     size_t largest = 0;
@@ -279,6 +299,11 @@ int main(int argc, char **argv) {
     int failures = 0;
     for (int s = 0; s < set_count; s++)
         for (int z = 0; z < size_count; z++) failures += check(&chosen[s], sizes[z]);
+    // Blocks with NaN and infinities, zeros of both signs, subnormals, and lengths that leave tails.
+    data_set awkward = {"awkward", aligned_alloc(64, 2 * CHUNK * sizeof(float) + 64)};
+    fill_awkward(awkward.values, 2 * CHUNK + 9, 99);
+    size_t awkward_sizes[] = {0, 1, 7, 8, 9, 100, 4099, 100003, 2 * CHUNK + 9};
+    for (size_t z = 0; z < sizeof awkward_sizes / sizeof *awkward_sizes; z++) failures += check(&awkward, awkward_sizes[z]);
     if (failures) return 1;
     if (only_check) return 0;
 
