@@ -1,27 +1,34 @@
 import TensorBoardEvents
 
-/// TensorFlow's bucket index for a Float in two table reads and one comparison, exactly.
+/// TensorFlow's bucket index for a Float in one table read and one comparison, exactly.
 ///
-/// The key is a float's sign, exponent and top 5 mantissa bits: 16,384 slices of the number line,
-/// each narrower (at most ×1.032) than a bucket (×1.1), so a slice holds at most one bucket edge.
-/// For each slice the table keeps the bucket of its smallest value and the smallest Float at or
-/// above the edge inside it (+∞ when there is none): `index = base + (value >= threshold)`, the
-/// comparison done on the floats' bits made sortable as integers, so it stays in integer registers.
-/// Built once from `TensorFlowBuckets.limits` and checked against `TensorFlowBuckets.index(of:)`
-/// (the `std::upper_bound` definition) by the tests, on every Float near every edge.
+/// The key is a float's sign, exponent and top 4 mantissa bits: 8,192 slices of the number line,
+/// each narrower (at most ×1.0625) than a bucket (×1.1), so a slice holds at most one bucket edge.
+/// For each slice one 32-bit word keeps the bucket of its smallest value and where in the slice the
+/// smallest Float at or above the edge inside it sits, if there is one:
+/// `index = base + (value's position >= threshold's position)`, all in integer registers. The word
+/// is the C kernel's layout (CGradAlertStats.h), 32 KiB in all: a quarter of the 128 KiB of 8-byte
+/// entries on 5 mantissa bits it replaced, so values spread over many decades miss L1 less often.
+/// Built once from `TensorFlowBuckets.limits` and checked against
+/// `TensorFlowBuckets.upperBoundIndex(of:)` (the `std::upper_bound` definition) by the tests, on
+/// every Float near every edge; the C harness (Tools/benchmarks/stats-c) checks the same
+/// construction on all 2^32 Floats.
 public struct FloatBucketTable: Sendable {
     public static let shared = FloatBucketTable()
 
-    static let mantissaBits = 5
+    static let mantissaBits = 4
+    /// A value's slice is its bits >> shift; its position in the slice, the low `shift` bits.
     static let shift = 23 - mantissaBits
     static let slices = 1 << (9 + mantissaBits)
+    /// An entry's base bucket sits in its low 13 bits, the threshold's position above them.
+    static let baseBits = 32 - shift
 
-    /// Per slice, one 8-byte word: the base bucket in the low 32 bits, the threshold's bit
-    /// pattern in the high 32 (the layout the C kernel reads).
-    let entries: [UInt64]
+    /// Per slice, one 32-bit word: `(t - 1) << 13 | base`, where t is the threshold's position in
+    /// the slice, or 2^19 when the slice holds no edge (the layout the C kernel reads).
+    let entries: [UInt32]
 
     init() {
-        var entries = [UInt64](repeating: 0, count: Self.slices)
+        var entries = [UInt32](repeating: 0, count: Self.slices)
         let limits = TensorFlowBuckets.limits
         for key in 0..<Self.slices {
             let first = UInt32(key) << UInt32(Self.shift)
@@ -53,18 +60,25 @@ public struct FloatBucketTable: Sendable {
         self.entries = entries
     }
 
-    /// A float's bits as an integer that orders like the float (negatives' magnitude bits flipped;
-    /// -0.0 lands just below +0.0).
+    /// A float's bits with a negative value's bits flipped: within a slice (one sign, one exponent,
+    /// the same top mantissa bits) the low `shift` bits then grow with the value.
     @inline(__always)
-    static func sortable(_ bits: UInt32) -> Int32 {
-        let flip = UInt32(bitPattern: Int32(bitPattern: bits) >> 31) & 0x7FFF_FFFF
-        return Int32(bitPattern: bits ^ flip)
+    static func ordered(_ bits: UInt32) -> UInt32 {
+        bits ^ UInt32(bitPattern: Int32(bitPattern: bits) >> 31)
     }
 
-    static func entry(base: Int, threshold: Float) -> UInt64 {
-        // A threshold of 0 must also admit -0.0 (IEEE: -0.0 >= 0), which sorts just below +0.0.
-        let key = threshold == 0 ? sortable((-0.0 as Float).bitPattern) : sortable(threshold.bitPattern)
-        return UInt64(UInt32(bitPattern: key)) << 32 | UInt64(UInt32(base))
+    static func entry(base: Int, threshold: Float) -> UInt32 {
+        precondition(base < 1 << baseBits, "a bucket index wider than an entry's base field")
+        // No edge in the slice: t = 2^shift, so t - 1 is all ones and no position passes it.
+        var position: UInt32 = 1 << UInt32(shift)
+        if threshold.isFinite {
+            // A threshold of 0 must also admit -0.0 (IEEE: -0.0 >= 0), the largest value of its slice.
+            let bits = threshold == 0 ? (-0.0 as Float).bitPattern : threshold.bitPattern
+            position = ordered(bits) & ((1 << UInt32(shift)) - 1)
+            // The edge lies above the slice's smallest value, so its threshold is never at position 0.
+            precondition(position > 0, "a threshold at the first value of its slice")
+        }
+        return (position - 1) << UInt32(baseBits) | UInt32(base)
     }
 
     /// The bucket of a finite `value`.
@@ -73,12 +87,14 @@ public struct FloatBucketTable: Sendable {
         entries.withUnsafeBufferPointer { Self.index(of: value, in: $0) }
     }
 
+    /// The value's position moved to the top of a word (`key`) passes the entry, whose top bits
+    /// hold the threshold's position minus one, exactly when the value is at or above the threshold.
     @inline(__always)
-    static func index(of value: Float, in table: UnsafeBufferPointer<UInt64>) -> Int {
+    static func index(of value: Float, in table: UnsafeBufferPointer<UInt32>) -> Int {
         let bits = value.bitPattern
         let entry = table[Int(bits >> UInt32(shift))]
-        let threshold = Int32(bitPattern: UInt32(truncatingIfNeeded: entry >> 32))
-        return Int(UInt32(truncatingIfNeeded: entry)) &+ (sortable(bits) >= threshold ? 1 : 0)
+        let key = ordered(bits) << UInt32(baseBits)
+        return Int(entry & ((1 << UInt32(baseBits)) - 1)) &+ (entry < key ? 1 : 0)
     }
 }
 

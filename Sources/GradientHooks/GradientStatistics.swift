@@ -172,12 +172,15 @@ public enum GradientStatisticsKernel {
         let buckets = TensorFlowBuckets.count
         var stats = gradalert_float_stats()
         gradalert_float_stats_init(&stats)
+        // The kernel's copies of the counters, `copyStride` apart (CGradAlertStats.h says why).
         let copies = Int(GRADALERT_STATS_COUNT_COPIES)
-        var counts = [Int32](repeating: 0, count: histogram ? buckets * copies : 0)
+        let copyStride = Int(GRADALERT_STATS_COUNT_STRIDE)
+        precondition(buckets <= copyStride, "the kernel's copies of the counters overlap")
+        var counts = [Int32](repeating: 0, count: histogram ? copyStride * copies : 0)
         if let base = buffer.baseAddress, buffer.count > 0 {
             FloatBucketTable.shared.entries.withUnsafeBufferPointer { table in
                 counts.withUnsafeMutableBufferPointer { counts in
-                    gradalert_float_stats_accumulate(base, buffer.count, table.baseAddress, histogram ? counts.baseAddress : nil, buckets, &stats)
+                    gradalert_float_stats_accumulate(base, buffer.count, table.baseAddress, histogram ? counts.baseAddress : nil, &stats)
                 }
             }
         }
@@ -192,7 +195,7 @@ public enum GradientStatisticsKernel {
         if histogram {
             var merged = [Int32](repeating: 0, count: buckets)
             for copy in 0..<copies {
-                for index in 0..<buckets { merged[index] &+= counts[copy * buckets + index] }
+                for index in 0..<buckets { merged[index] &+= counts[copy * copyStride + index] }
             }
             result.bucketCounts = merged
         }

@@ -7,10 +7,8 @@ import Testing
 
 
 @Suite struct BucketTableTests {
-    /// The table agrees with the `std::upper_bound` definition on every Float within 300 ulps of
-    /// every edge, and on random Floats of every magnitude.
-    @Test func floatTableIsExact() {
-        let table = FloatBucketTable.shared
+    /// Every Float within 300 ulps of every edge, and random Floats of every magnitude.
+    static func floatProbes() -> [Float] {
         var probes: [Float] = [0, -0.0, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, .greatestFiniteMagnitude,
                                -.greatestFiniteMagnitude, .leastNormalMagnitude, -.leastNormalMagnitude]
         for limit in TensorFlowBuckets.limits {
@@ -30,6 +28,14 @@ import Testing
             let bits = UInt32.random(in: 0...UInt32.max, using: &random)
             probes.append(Float(bitPattern: bits))
         }
+        return probes
+    }
+
+    /// The table agrees with the `std::upper_bound` definition on every Float within 300 ulps of
+    /// every edge, and on random Floats of every magnitude.
+    @Test func floatTableIsExact() {
+        let table = FloatBucketTable.shared
+        let probes = Self.floatProbes()
         var mismatches = 0
         for value in probes where value.isFinite {
             let expected = TensorFlowBuckets.upperBoundIndex(of: Double(value))
@@ -39,6 +45,17 @@ import Testing
             }
         }
         #expect(mismatches == 0)
+    }
+
+    /// The C kernel decodes the table Swift builds: its counts of the same probes (NaN and
+    /// infinities among them, two chunks, all 8 copies of the counters) agree with
+    /// `std::upper_bound` too.
+    @Test func kernelCountsAreExact() {
+        let probes = Self.floatProbes()
+        var expected = [Int32](repeating: 0, count: TensorFlowBuckets.count)
+        for value in probes where value.isFinite { expected[TensorFlowBuckets.upperBoundIndex(of: Double(value))] += 1 }
+        let stats = probes.withUnsafeBufferPointer { GradientStatisticsKernel.compute($0, histogram: true) }
+        #expect(stats.bucketCounts == expected)
     }
 
     @Test func doubleTableIsExact() {

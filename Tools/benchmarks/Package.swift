@@ -26,11 +26,13 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "GradientHooks", package: "gradalert"),
+                "BenchSupport",
             ],
             path: "Benchmarks/HooksBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
-        // The decoding read that both the benchmark and read-logdir time.
+        // The decoding read that both the benchmark and read-logdir time; the CPU line every
+        // benchmark process prints.
         .target(
             name: "BenchSupport",
             dependencies: [.product(name: "TensorBoardEvents", package: "gradalert")],

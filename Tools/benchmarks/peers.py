@@ -64,6 +64,9 @@ import urllib.request
 import numpy as np
 import psutil
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cpuinfo  # noqa: E402  (the CPU beside every figure; shared with ratios.py and run.sh)
+
 SCHEMA = "gradalert-peers/1"
 MB = 1e6
 GB = 1e9
@@ -188,6 +191,8 @@ def machine_info() -> dict:
     mem = psutil.virtual_memory().total
     return {
         "cpu_model": cpu_model,
+        # Family/model numbers, the kernels' flags, L1d and SMT: cpuinfo.py says why.
+        "cpu": cpuinfo.describe(),
         "nproc": nproc,
         "os_cpu_count": os.cpu_count(),
         "affinity_at_start": sorted(os.sched_getaffinity(0)),
@@ -985,14 +990,17 @@ def bench_tbparse(subset: dict, reps: int, core: int | None) -> dict:
 
 def human_summary(res: dict) -> str:
     m = res["machine"]
+    cpu = m.get("cpu") or {}
+    short = cpu.get("short", m["cpu_model"])
     lines = [
         f"gradalert peers — {m['cpu_model']} — nproc={m['nproc']} — python {m['python']}",
+        f"cpu: {cpu.get('tag', m['cpu_model'])}",
         "versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items()),
         f"logdir: {res['logdir']['path']} — {len(res['logdir']['runs'])} runs, "
         f"{res['logdir']['event_files']} event files, {res['logdir']['event_bytes'] / MB:.1f} MB, "
         f"{res['logdir']['records']} records",
         "",
-        f"{'metric':52s} {'median':>10s} {'unit':10s} {'spread':>8s}  n",
+        f"{'metric':52s} {'median':>10s} {'unit':10s} {'spread':>8s}  n  [cpu]",
     ]
     for name, r in res["metrics"].items():
         if r.get("skipped"):
@@ -1007,7 +1015,7 @@ def human_summary(res: dict) -> str:
         if r.get("subset"):
             note += f"  (subset: {r['bytes_read'] / MB:.1f} MB)"
         lines.append(f"{name:52s} {fmt_rate(r['value']):>10s} {r['unit']:10s} {spread:>8s}  "
-                     f"{r['repetitions']}{note}")
+                     f"{r['repetitions']}{note}  [{short}]")
     lines.append("")
     lines.append(f"total runtime {res['total_runtime_s']:.1f} s; "
                  f"loadavg start {res['machine']['loadavg_at_start']} end {res['loadavg_at_end']}")

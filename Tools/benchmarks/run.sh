@@ -10,6 +10,10 @@ root="$(cd "$here/../.." && pwd)"
 out="${OUT:-/tmp/gradalert-bench}"
 mkdir -p "$out"
 
+# Every figure is only as good as the CPU it came from (cpuinfo.py says why): record it first.
+python3 "$here/cpuinfo.py" > "$out/cpu.json"
+echo "==> CPU: $(python3 -c 'import json, sys; print(json.load(sys.stdin)["tag"])' < "$out/cpu.json")"
+
 echo "==> building (release)"
 (cd "$root" && swift build -c release --product gradalert)
 (cd "$here" && swift build -c release)
@@ -61,6 +65,10 @@ export BENCH_GARBAGE="$out/garbage/events.out.tfevents.0.garbage" BENCH_ZEROS_GZ
     benchmark --skip ".*2 threads.*" --format jmh --path "$out/one-core" --no-progress)
 (cd "$here" && BENCH_LOGDIR="$out/logdir" BENCH_LOGDIR_GZ="$out/logdir-gz" taskset -c 0 swift package benchmark --skip ".*2 threads.*" --no-progress) > "$out/one-core.txt"
 
+echo "==> statistics kernel in the C harness (paths, data spreads, 1 and 2 threads; no Swift)"
+OUT="$out/stats-c" "$here/stats-c/build.sh" > /dev/null
+"$out/stats-c/stats-bench" --rounds 5 > "$out/stats-c.txt"
+
 echo "==> Swift benchmarks, two cores (scaling)"
 (cd "$here" && swift package --allow-writing-to-package-directory \
     benchmark --target HooksBenchmarks --filter "stats\\+histogram (2 threads )?[0-9]+e6" --format jmh --path "$out/two-cores" --no-progress)
@@ -89,5 +97,5 @@ interleaved=()
 [[ -f "$out/interleaved-single-pages.json" ]] && interleaved+=(--interleaved-single-pages "$out/interleaved-single-pages.json")
 "$venv/bin/python" "$here/ratios.py" --swift "$out/one-core/Current_run.jmh.json" \
     --swift-parallel "$out/two-cores/Current_run.jmh.json" --peers "$out/peers.json" \
-    --scan "$out/scan.json" --logdir-bytes "$bytes" "${interleaved[@]}" --out "$out/ratios.md"
-echo "results: $out (ratios.md, one-core.txt, peers.json, scan.json, interleaved.json)"
+    --scan "$out/scan.json" --logdir-bytes "$bytes" --cpu "$out/cpu.json" "${interleaved[@]}" --out "$out/ratios.md"
+echo "results: $out (ratios.md, one-core.txt, stats-c.txt, peers.json, scan.json, interleaved.json, cpu.json)"

@@ -15,6 +15,7 @@ let crcBytes = 1 << 20
 let largeCRCBytes = 64 << 20
 
 let benchmarks: @Sendable () -> Void = {
+    announceCPU()  // the CPU beside this process's figures (standard error)
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident],
         warmupIterations: 2,

@@ -1,4 +1,5 @@
 import Benchmark
+import BenchSupport
 import Foundation
 import GradientHooks
 
@@ -6,6 +7,8 @@ import GradientHooks
 // otherwise; one iteration = one pass over the buffer, so elements/s = size / wall-clock time.
 // The plain Swift sum loop over the same buffer is the memory-bandwidth line the norms-only pass
 // is held to. Tools/benchmarks/ratios.py turns the times into the table in docs/benchmarks.md.
+// The process names its CPU on standard error first: these figures differ several-fold between
+// AMD EPYC generations (issue 19).
 
 let sizes = [100_000, 1_000_000, 10_000_000, 100_000_000]
 
@@ -31,6 +34,7 @@ func gradients(_ count: Int) -> [Float] {
 }
 
 let benchmarks: @Sendable () -> Void = {
+    announceCPU()
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .mallocCountTotal],
         warmupIterations: 1,
