@@ -38,6 +38,18 @@ public struct TagClassifier: Sendable {
             return .ignored
         }
         if gradient.matches(tag) {
+            // A norm after clipping is capped by construction: logged beside the real norm, it
+            // says clipping is active, and no rule watches it. Other clipping numbers (the bound,
+            // the coefficient) are not norms; a norm "before clipping" is the real one. Only the
+            // metric's own path components count (`grad_norm_clipped`, not a layer `clip_model`).
+            let metricParts = lower.split(separator: "/").filter { $0.contains("grad") || $0.contains("norm") }
+            let words = Set(metricParts.flatMap { $0.split(whereSeparator: { !$0.isLetter && !$0.isNumber }) }.map(String.init))
+            if words.contains("clipped") || (words.contains("clip") && !words.isDisjoint(with: ["post", "after"])) {
+                return .gradient(.clippedGradientNorm)
+            }
+            if !words.isDisjoint(with: ["clip", "clipping", "clipnorm"]), words.isDisjoint(with: ["pre", "before", "unclipped"]) {
+                return .ignored
+            }
             // max |g| series say so in the metric part of the tag (grad_max/fc1, gradients_max/...),
             // not in a layer's name (grad_norm/max_pool, grad_norm/softmax).
             let metric = lower.split(separator: "/").first.map(String.init) ?? lower
@@ -58,7 +70,9 @@ public struct TagClassifier: Sendable {
     /// for "gradient norm" (`grad_norm`, `train/gradient_norm`, `gnorm`).
     static func isGlobal(_ lowerTag: String) -> Bool {
         if lowerTag.contains("global") || lowerTag.contains("total") || lowerTag.contains("overall") { return true }
-        let generic: Set<String> = ["train", "training", "grad", "grads", "gradient", "gradients", "norm", "norms", "gnorm", "l2", "step", "batch", "epoch", "model", "all"]
+        let generic: Set<String> = ["train", "training", "grad", "grads", "gradient", "gradients", "norm", "norms", "gnorm", "l2", "step", "batch", "epoch", "model", "all",
+                                    // the real norm beside a clipped one: before clipping
+                                    "pre", "before", "clip", "clipping", "unclipped", "raw"]
         let words = lowerTag.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init)
         return !words.isEmpty && words.allSatisfy { generic.contains($0) }
     }

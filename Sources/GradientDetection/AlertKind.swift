@@ -4,6 +4,9 @@ public enum AlertKind: String, Sendable, CaseIterable, Comparable {
     case nonfinite
     /// A value far above the robust baseline of the recent past (or at an absurd scale).
     case spike
+    /// A global norm that keeps jumping to 10x its usual level, however noisy it is: the classic
+    /// exploding-gradient cliffs of a recurrent net, which clipping hides from the loss.
+    case cliffs
     /// Sustained exponential growth over a window: the early warning.
     case growth
     /// Above a bound the user gave.

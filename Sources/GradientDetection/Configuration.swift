@@ -1,6 +1,7 @@
 /// Every threshold of every rule. docs/detector.md gives the reason for each default.
 public struct DetectorConfiguration: Sendable {
     public var spike = SpikeRule()
+    public var cliffs = CliffsRule()
     public var growth = GrowthRule()
     public var vanishing = VanishingRule()
     public var collapse = CollapseRule()
@@ -29,8 +30,12 @@ public struct SpikeRule: Sendable {
     /// norm has shrunk by orders of magnitude (the loss converged), a bounce back towards its old
     /// level is noise, not an explosion.
     public var minAboveCeiling = 1.0
-    /// With fewer than `minHistory` previous values, only a jump of this many times the median so far counts.
+    /// With fewer than `minHistory` previous values, only a jump of this many times the median so far counts...
     public var earlyMinRatio = 100.0
+    /// ...or a jump of `minRatio` times it when a loss jumped at the same step by at least this
+    /// factor over its own values so far: the first updates broke the model (Adam at a learning
+    /// rate far too high). nil: the loss does not corroborate, only `earlyMinRatio` counts.
+    public var earlyLossJump: Double? = 2
     /// A gradient norm at or above this is absurd at any step, even the first (a bad initialisation).
     public var absoluteBound: Double? = 1e6
     /// The smallest MAD used, in decades (0.05 ≈ ×1.12), so a nearly flat series does not turn every
@@ -38,6 +43,23 @@ public struct SpikeRule: Sendable {
     public var madFloor = 0.05
     /// The episode closes once values are back under this many times the baseline.
     public var closeRatio = 3.0
+
+    public init() {}
+}
+
+/// Repeated cliffs: a global gradient norm that jumps to `spike.minRatio` times its usual level
+/// again and again. The usual level is the lower of the spike baseline's median and the median of
+/// the series' first `startValues` values (a floor that rises with its cliffs does not hide them),
+/// and a cliff must also reach the series' ceiling (the highest baseline median so far). Counted in
+/// excursions — a value over the line after one that was not — within the last `spike.window`
+/// values, so steady growth stays the growth rule's. Global norms only: one layer's dead units
+/// flickering back to life are not an explosion.
+public struct CliffsRule: Sendable {
+    public var enabled = true
+    /// Excursions within the window that make the series exploding.
+    public var count = 2
+    /// How many of the series' first values make its starting level.
+    public var startValues = 20
 
     public init() {}
 }

@@ -54,6 +54,8 @@ public struct GradientDetector: Sendable {
     private var originRatio = -Double.infinity
     /// Whether a global gradient norm series is registered (the peak of an incident is its value).
     private var hasGlobalNorm = false
+    /// The post-clip norm series, when one is registered: clipping is active.
+    private var clippedSeries: String?
 
     public init(configuration: DetectorConfiguration = DetectorConfiguration()) {
         self.configuration = configuration
@@ -69,6 +71,7 @@ public struct GradientDetector: Sendable {
         monitors.append(SeriesMonitor(name: name, role: role, configuration: configuration))
         if role == .loss { lossMonitors.append(index) }
         if role == .globalGradientNorm { hasGlobalNorm = true }
+        if role == .clippedGradientNorm, clippedSeries == nil { clippedSeries = name }
         indexOfSeries[name] = index
         return SeriesID(index: index)
     }
@@ -94,11 +97,17 @@ public struct GradientDetector: Sendable {
     public mutating func observe(step: Int64, wallTime: Double? = nil, values: [(SeriesID, Double)]) -> [Alert] {
         if firstStep == nil { firstStep = step }
         var raised: [Alert] = []
-        var lossProgress: Double?
+        var context = SeriesMonitor.StepContext(clippedSeries: clippedSeries)
         for pass in 0..<2 {
-            if pass == 1, configuration.collapse.enabled { lossProgress = leastLossProgress() }
+            if pass == 1 {
+                // What the losses of this step say, for the gradient rules.
+                if configuration.collapse.enabled { context.lossProgress = leastLossProgress() }
+                context.lossJump = largestLossJump(values)
+            }
             for (id, value) in values where (monitors[id.index].role == .loss) == (pass == 0) {
-                observe(step: step, wallTime: wallTime, index: id.index, value: value, lossProgress: lossProgress, into: &raised)
+                // A post-clip norm is never judged: it is small by construction.
+                if monitors[id.index].role == .clippedGradientNorm { continue }
+                observe(step: step, wallTime: wallTime, index: id.index, value: value, context: context, into: &raised)
             }
         }
         if !raised.isEmpty { record(raised: &raised, at: step, wallTime: wallTime) }
@@ -168,7 +177,16 @@ public struct GradientDetector: Sendable {
         return best
     }
 
-    private mutating func observe(step: Int64, wallTime: Double?, index: Int, value: Double, lossProgress: Double?, into raised: inout [Alert]) {
+    /// The largest early jump of a loss series among this step's values.
+    private func largestLossJump(_ values: [(SeriesID, Double)]) -> SeriesMonitor.LossJump? {
+        var largest: SeriesMonitor.LossJump?
+        for (id, _) in values where monitors[id.index].role == .loss {
+            if let jump = monitors[id.index].lastJump, jump.ratio > (largest?.ratio ?? -.infinity) { largest = jump }
+        }
+        return largest
+    }
+
+    private mutating func observe(step: Int64, wallTime: Double?, index: Int, value: Double, context: SeriesMonitor.StepContext, into raised: inout [Alert]) {
         let role = monitors[index].role
         if !value.isFinite {
             if role == .loss {
@@ -177,7 +195,7 @@ public struct GradientDetector: Sendable {
                 firstGradientNonfinite = step
             }
         }
-        for var alert in monitors[index].observe(step: step, wallTime: wallTime, value: value, lossProgress: lossProgress) {
+        for var alert in monitors[index].observe(step: step, wallTime: wallTime, value: value, context: context) {
             alert.remedies = RemedyAdvisor.remedies(for: situation(of: alert, monitor: monitors[index], step: step))
             raised.append(alert)
         }
@@ -190,11 +208,14 @@ public struct GradientDetector: Sendable {
         let started = firstStep ?? step
         let difference = step.subtractingReportingOverflow(started)
         let sinceStart = started <= 1 && !difference.overflow ? Int(clamping: difference.partialValue) : Int.max
+        let spike = alert.kind == .spike
         return RemedyAdvisor.Situation(
             kind: alert.kind, role: alert.role,
             stepsSinceStart: sinceStart,
             lossFirst: lossFirst && alert.kind == .nonfinite,
-            absurdScale: alert.kind == .spike && monitor.absurdAtOpen && sinceStart <= 2)
+            absurdScale: spike && monitor.spikeCause == .absoluteBound && sinceStart <= 2,
+            firstUpdatesBroke: spike && monitor.spikeCause == .earlyWithLoss,
+            clippingActive: clippedSeries != nil)
     }
 
     /// The series with an open episode now, and which kinds, in order of registration.

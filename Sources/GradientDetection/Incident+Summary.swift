@@ -51,6 +51,9 @@ extension Incident {
             }
             return "the gradient norm jumped \(NumberFormat.short(ratio))x its recent level at step \(spike.step)"
         }
+        if let cliffs = gradient.first(where: { $0.kind == .cliffs }) {
+            return "the gradient norm keeps jumping far over its usual level (\(NumberFormat.short(cliffs.ratio ?? 0))x at step \(cliffs.step): repeated cliffs)"
+        }
         if let growth = gradient.first(where: { $0.kind == .growth }) {
             return "the gradient norm grew \(NumberFormat.short(growth.ratio ?? 0))x steadily up to step \(growth.step)"
         }

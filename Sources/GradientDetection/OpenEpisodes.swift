@@ -12,7 +12,7 @@ struct OpenEpisodes {
         var pointsOpen = 0
     }
 
-    private var slots: (Episode?, Episode?, Episode?, Episode?, Episode?, Episode?) = (nil, nil, nil, nil, nil, nil)
+    private var slots: (Episode?, Episode?, Episode?, Episode?, Episode?, Episode?, Episode?) = (nil, nil, nil, nil, nil, nil, nil)
     private(set) var count = 0
 
     var isEmpty: Bool { count == 0 }
@@ -26,6 +26,7 @@ struct OpenEpisodes {
             case .threshold: slots.3
             case .vanishing: slots.4
             case .collapse: slots.5
+            case .cliffs: slots.6
             }
         }
         set {
@@ -37,6 +38,7 @@ struct OpenEpisodes {
             case .threshold: slots.3 = newValue
             case .vanishing: slots.4 = newValue
             case .collapse: slots.5 = newValue
+            case .cliffs: slots.6 = newValue
             }
             count += (newValue != nil ? 1 : 0) - (had ? 1 : 0)
         }

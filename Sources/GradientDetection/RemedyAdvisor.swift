@@ -11,23 +11,48 @@ public enum RemedyAdvisor {
         /// Set when, in the first steps of training, the value was judged on its absolute scale
         /// (a norm no healthy gradient reaches).
         public var absurdScale: Bool
+        /// Set when the norm jumped in the first steps and the loss jumped with it: the model was
+        /// fine at the start and the first updates broke it (the step size, not the weights).
+        public var firstUpdatesBroke: Bool
+        /// A post-clip norm is logged: gradients are already clipped.
+        public var clippingActive: Bool
 
-        public init(kind: AlertKind, role: SeriesRole, stepsSinceStart: Int, lossFirst: Bool = false, absurdScale: Bool = false) {
+        public init(
+            kind: AlertKind, role: SeriesRole, stepsSinceStart: Int, lossFirst: Bool = false, absurdScale: Bool = false,
+            firstUpdatesBroke: Bool = false, clippingActive: Bool = false
+        ) {
             self.kind = kind
             self.role = role
             self.stepsSinceStart = stepsSinceStart
             self.lossFirst = lossFirst
             self.absurdScale = absurdScale
+            self.firstUpdatesBroke = firstUpdatesBroke
+            self.clippingActive = clippingActive
         }
     }
 
     public static func remedies(for situation: Situation) -> [Remedy] {
+        let remedies = ranked(for: situation)
+        // Advice to clip is no advice when the run clips already.
+        return situation.clippingActive ? remedies.filter { $0 != .clipGradients } : remedies
+    }
+
+    private static func ranked(for situation: Situation) -> [Remedy] {
         if situation.kind == .vanishing {
             return [.betterInitialisation, .residualConnections, .normalisation, .smootherActivations, .adaptiveOptimiser]
         }
         if situation.kind == .collapse {
             // Usually units that a large update pushed into a dead or saturated region for good.
             return [.lowerLearningRate, .smootherActivations, .clipGradients, .normalisation, .betterInitialisation]
+        }
+        if situation.kind == .cliffs {
+            // Repeated cliffs: each step that lands on a steep wall of the loss throws the weights
+            // far; a smaller step, an adaptive one, or a better-conditioned net.
+            return [.clipGradients, .lowerLearningRate, .adaptiveOptimiser, .normalisation, .smootherActivations]
+        }
+        if situation.firstUpdatesBroke {
+            // Fine at the start, broken by the first updates: the step size.
+            return [.lowerLearningRate, .clipGradients, .normalisation, .betterInitialisation]
         }
         if situation.absurdScale || (situation.stepsSinceStart <= 2 && situation.role.isGradient) {
             // Too large from the first steps: the weights started too large.
@@ -49,7 +74,7 @@ public enum RemedyAdvisor {
             return [.lowerLearningRate, .clipGradients, .normalisation, .residualConnections, .smootherActivations]
         case (.threshold, _):
             return [.clipGradients, .lowerLearningRate]
-        case (.vanishing, _), (.collapse, _):
+        case (.vanishing, _), (.collapse, _), (.cliffs, _):
             return []
         }
     }

@@ -6,26 +6,48 @@ import Darwin
 
 /// The spike rule: a value far above the robust baseline (median and MAD of recent values, in
 /// log10 space), by a minimum ratio, above the series' own ceiling; with little history, only a
-/// much larger jump; and a gradient norm no healthy net has, at any step.
+/// much larger jump, or a jump the loss confirms; and a gradient norm no healthy net has, at any
+/// step. The cliffs rule (`SeriesMonitor+Cliffs.swift`) judges global norms beside it, on the same
+/// baseline.
 extension SeriesMonitor {
-    mutating func evaluateSpike(_ point: Point, into alerts: inout [Alert]) {
+    /// A spike found: the log10 baseline it was judged against (nil for the absolute bound), the
+    /// message, and what opened it.
+    struct SpikeFinding {
+        var baselineLog: Double?
+        var message: String
+        var cause: SpikeCause
+    }
+
+    mutating func evaluateSpike(_ point: Point, context: StepContext, into alerts: inout [Alert]) {
         guard point.value > 0 else {
             recover(.spike, normal: true)
+            noteExcursion(false)
             return
         }
         if let episode = open[.spike] {
             continueSpike(episode, point)
+            noteExcursion(false)
             return
         }
-        if let finding = spikeFinding(point) {
-            let rule = configuration.spike
-            let base = finding.baselineLog.map { pow(10, $0) }
-            let ratio = base.map { point.value / $0 } ?? rule.absoluteBound.map { point.value / $0 }
-            openEpisode(.spike, .critical, at: point, baseline: base, ratio: ratio, message: finding.message,
-                        baselineLog: finding.baselineLog, into: &alerts)
+        var finding: SpikeFinding?
+        if baseline.count >= configuration.spike.minHistory {
+            let median = baseline.median
+            updateCeilings(median: median)
+            finding = robustSpike(point, median: median)
+            if watchesCliffs { evaluateCliffs(point, median: median, spikeFired: finding != nil, context: context, into: &alerts) }
         } else {
-            baseline.append(point.logValue)
+            if !baseline.isEmpty { finding = earlySpike(point, context: context) }
+            noteExcursion(false)
         }
+        if finding == nil { finding = absurdScale(point) }
+        guard let finding else {
+            baseline.append(point.logValue)
+            return
+        }
+        let base = finding.baselineLog.map { pow(10, $0) }
+        let ratio = base.map { point.value / $0 } ?? configuration.spike.absoluteBound.map { point.value / $0 }
+        openEpisode(.spike, .critical, at: point, baseline: base, ratio: ratio, message: finding.message,
+                    baselineLog: finding.baselineLog, spikeCause: finding.cause, into: &alerts)
     }
 
     /// While a spike episode is open: a spike that has become the new level for a whole baseline
@@ -55,37 +77,60 @@ extension SeriesMonitor {
         if open[.spike] == nil, normal { baseline.append(point.logValue) }
     }
 
-    /// Whether `point` is a spike, judged against the baseline (or, with none, the absolute
-    /// bound): the log10 baseline it was compared with (nil for the bound) and the message.
-    private mutating func spikeFinding(_ point: Point) -> (baselineLog: Double?, message: String)? {
+    /// With history: far above the baseline median by `minRatio`, above the ceiling, and by a
+    /// robust z-score of `zScore`.
+    private func robustSpike(_ point: Point, median: Double) -> SpikeFinding? {
         let rule = configuration.spike
         let x = point.logValue
-        let value = Self.format(point.value)
-        if baseline.count >= rule.minHistory {
-            let median = baseline.median
-            updateCeilings(median: median)
-            // The ratio and ceiling tests are cheap; the MAD is only worth computing when they pass.
-            // (A cheap test in log space first: pow is only worth calling near or above the ratio.)
-            if x - median >= log10(rule.minRatio) - 1e-9, case let ratio = pow(10, x - median),
-                ratio >= rule.minRatio, x - highestMedian >= log10(rule.minAboveCeiling)
-            {
-                let mad = 1.4826 * baseline.medianAbsoluteDeviation(from: median)
-                let z = (x - median) / max(mad, rule.madFloor)
-                if z >= rule.zScore {
-                    return (median, "\(name) = \(value) at step \(point.step) is \(Self.format(ratio))x its recent median \(Self.format(pow(10, median))) (robust z \(Self.format(z)))")
-                }
-            }
-        } else if !baseline.isEmpty {
-            let median = baseline.median
-            let ratio = pow(10, x - median)
-            if ratio >= rule.earlyMinRatio {
-                return (median, "\(name) = \(value) at step \(point.step) is \(Self.format(ratio))x the median of its first \(baseline.count) points")
-            }
+        // The ratio and ceiling tests are cheap; the MAD is only worth computing when they pass.
+        // (A cheap test in log space first: pow is only worth calling near or above the ratio.)
+        guard x - median >= log10(rule.minRatio) - 1e-9, case let ratio = pow(10, x - median),
+            ratio >= rule.minRatio, x - highestMedian >= log10(rule.minAboveCeiling)
+        else { return nil }
+        let z = robustZ(x, median: median)
+        guard z >= rule.zScore else { return nil }
+        return SpikeFinding(
+            baselineLog: median,
+            message: "\(name) = \(Self.format(point.value)) at step \(point.step) is \(Self.format(ratio))x its recent median \(Self.format(pow(10, median))) (robust z \(Self.format(z)))",
+            cause: .baseline)
+    }
+
+    /// (log10 value − median) over the baseline's MAD (scaled to a standard deviation, floored).
+    func robustZ(_ x: Double, median: Double) -> Double {
+        let mad = 1.4826 * baseline.medianAbsoluteDeviation(from: median)
+        return (x - median) / max(mad, configuration.spike.madFloor)
+    }
+
+    /// With fewer than `minHistory` earlier values: a jump of `earlyMinRatio` over their median;
+    /// or, for a gradient norm, one of `minRatio` when a loss jumped by `earlyLossJump` at the same
+    /// step — the first updates broke the model, and the loss says so before any history exists.
+    private func earlySpike(_ point: Point, context: StepContext) -> SpikeFinding? {
+        let rule = configuration.spike
+        let median = baseline.median
+        let ratio = pow(10, point.logValue - median)
+        let earlier = baseline.count == 1 ? "its first value" : "the median of its first \(baseline.count) values"
+        if ratio >= rule.earlyMinRatio {
+            return SpikeFinding(
+                baselineLog: median,
+                message: "\(name) = \(Self.format(point.value)) at step \(point.step) is \(Self.format(ratio))x \(earlier)",
+                cause: .early)
         }
-        if role.isGradient, let bound = rule.absoluteBound, point.value >= bound {
-            return (nil, "\(name) = \(value) at step \(point.step): no healthy gradient is this large (bound \(Self.format(bound)))")
-        }
-        return nil
+        guard role.isGradient, let needed = rule.earlyLossJump, ratio >= rule.minRatio,
+            let jump = context.lossJump, jump.ratio >= needed
+        else { return nil }
+        return SpikeFinding(
+            baselineLog: median,
+            message: "\(name) = \(Self.format(point.value)) at step \(point.step) is \(Self.format(ratio))x \(earlier), and the loss jumped with it (\(Self.format(jump.ratio))x its own, to \(Self.format(jump.ratio * jump.median))): the first updates blew the model up",
+            cause: .earlyWithLoss)
+    }
+
+    /// A gradient norm at or above the absolute bound: absurd at any step, even the first.
+    private func absurdScale(_ point: Point) -> SpikeFinding? {
+        guard role.isGradient, let bound = configuration.spike.absoluteBound, point.value >= bound else { return nil }
+        return SpikeFinding(
+            baselineLog: nil,
+            message: "\(name) = \(Self.format(point.value)) at step \(point.step): no healthy gradient is this large (bound \(Self.format(bound)))",
+            cause: .absoluteBound)
     }
 
     /// Raises the ceilings with a new baseline median. The series' normal ceiling is the highest

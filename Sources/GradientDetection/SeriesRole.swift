@@ -8,6 +8,10 @@ public enum SeriesRole: Sendable, Hashable {
     case layerGradientMax
     /// A training loss.
     case loss
+    /// The global norm after clipping (≤ the clip bound by construction): not watched by any rule,
+    /// but its presence says clipping is active, which changes what to advise.
+    case clippedGradientNorm
 
-    public var isGradient: Bool { self != .loss }
+    /// The roles that measure gradients and that rules watch (a post-clip norm is not one).
+    public var isGradient: Bool { self != .loss && self != .clippedGradientNorm }
 }

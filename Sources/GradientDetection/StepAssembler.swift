@@ -140,6 +140,11 @@ public struct StepAssembler {
         entries.filter { $0.kind.role.isGradient && !(layerNormCount > 0 && $0.kind == .histogramNorm) }.map(\.name)
     }
 
+    /// The post-clip norm series (logged, not watched: its presence says clipping is active).
+    public var clippedSeries: [String] {
+        entries.filter { $0.kind == .scalar(.clippedGradientNorm) }.map(\.name)
+    }
+
     public var lossSeries: [String] { entries.filter { $0.kind == .scalar(.loss) }.map(\.name) }
 
     // MARK: - Values

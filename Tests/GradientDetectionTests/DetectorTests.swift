@@ -328,3 +328,76 @@ func run(_ values: [Double], role: SeriesRole = .globalGradientNorm, name: Strin
         }
     }
 }
+
+@Suite struct EarlyAndCliffsTests {
+    /// In the first values, a 20x jump is not enough on its own (a fresh net's norms move a lot)...
+    @Test func anEarlyJumpAloneIsNotASpike() {
+        var detector = GradientDetector()
+        var alerts: [Alert] = []
+        for (step, norm) in [1.0, 20, 18, 15].enumerated() {
+            alerts += detector.observe(step: Int64(step), points: [.init("loss", .loss, 2.3), .init("g", .globalGradientNorm, norm)])
+        }
+        #expect(alerts.isEmpty)
+    }
+
+    /// ...but it is when the loss jumps with it: the first updates broke the model.
+    @Test func anEarlyJumpTheLossConfirmsIsASpike() {
+        var detector = GradientDetector()
+        var alerts: [Alert] = []
+        for (step, (norm, loss)) in [(1.0, 2.3), (20, 9.0), (18, 8.0)].enumerated() {
+            alerts += detector.observe(step: Int64(step), points: [.init("loss", .loss, loss), .init("g", .globalGradientNorm, norm)])
+        }
+        #expect(alerts.map(\.kind) == [.spike])
+        #expect(alerts.first?.step == 1)
+        #expect(alerts.first?.message.contains("the loss jumped with it (3.91x its own, to 9)") == true)
+        #expect(alerts.first?.remedies.first == .lowerLearningRate)
+        var off = DetectorConfiguration()
+        off.spike.earlyLossJump = nil
+        var quiet = GradientDetector(configuration: off)
+        var none: [Alert] = []
+        for (step, (norm, loss)) in [(1.0, 2.3), (20, 9.0), (18, 8.0)].enumerated() {
+            none += quiet.observe(step: Int64(step), points: [.init("loss", .loss, loss), .init("g", .globalGradientNorm, norm)])
+        }
+        #expect(none.isEmpty)
+    }
+
+    /// A noisy norm (σ = 0.3 decades: x2 either way is common) whose jumps to about 30x its level
+    /// come back again and again: the spike test's MAD is too wide to call any one of them (z under
+    /// 6), the cliffs rule calls the second.
+    @Test func repeatedCliffsInANoisySeries() {
+        var random = TestRandom(seed: 5)
+        var values: [Double] = []
+        for step in 0..<300 {
+            let noise = pow(10, 0.3 * random.normal())
+            values.append([60, 61, 90, 91, 120].contains(step) ? 30 * noise.squareRoot() : noise)
+        }
+        let alerts = run(values)
+        let cliffs = alerts.filter { $0.kind == .cliffs }
+        #expect(cliffs.count >= 1)
+        #expect(cliffs.first.map { $0.step == 90 } == true, "\(alerts.map { "\($0.kind) \($0.step)" })")
+        #expect(cliffs.first?.severity == .critical)
+        #expect(cliffs.first?.message.contains("the 2nd jump") == true)
+    }
+
+    /// The same noise without cliffs, and a series whose level rises 12x once and stays there,
+    /// wiggling about its new median (one excursion, not repeated): no cliffs.
+    @Test func noiseAndOneLevelShiftAreNotCliffs() {
+        var random = TestRandom(seed: 6)
+        let noisy: [Double] = (0..<300).map { _ in pow(10, 0.3 * random.normal()) }
+        #expect(!run(noisy).contains { $0.kind == .cliffs }, "\(run(noisy).map { "\($0.kind) \($0.step) \($0.message)" })")
+        let shifted: [Double] = (0..<300).map { (step: Int) -> Double in
+            let wiggle = 0.01 * Double(step % 5)
+            return (step < 150 ? 1.0 : 12.0) + wiggle
+        }
+        #expect(!run(shifted).contains { $0.kind == .cliffs }, "\(run(shifted).map { "\($0.kind) \($0.step) \($0.message)" })")
+    }
+
+    /// Only global norms: a layer's cliffs are its own business (dead units flickering back).
+    @Test func layersDoNotRaiseCliffs() {
+        var random = TestRandom(seed: 5)
+        let values: [Double] = (0..<300).map { (step: Int) -> Double in
+            [60, 61, 90, 91, 120].contains(step) ? 30.0 : pow(10, 0.3 * random.normal())
+        }
+        #expect(!run(values, role: .layerGradientNorm, name: "grad_norm/fc").contains { $0.kind == .cliffs })
+    }
+}

@@ -10,7 +10,7 @@ public struct Export: AsyncParsableCommand {
         abstract: "Print the gradient-norm and loss series gradalert sees, as CSV or JSON.",
         discussion: """
             One row per value: run, stream, segment, tag, role (global_gradient_norm, \
-            layer_gradient_norm, loss), step, wall_time, value. Histogram tags give their norm \
+            layer_gradient_norm, loss, clipped_gradient_norm), step, wall_time, value. Histogram tags give their norm \
             (sqrt(sum_squares); estimated from bucket centres for TF2 histograms); a global norm \
             computed from per-layer norms is included when a run logs none. Tags are chosen as \
             in `scan` (--grad-tags, --loss-tags). Files that several writers wrote into one run \

@@ -14,14 +14,18 @@ public struct Scan: AsyncParsableCommand {
             files compressed with gzip too), builds gradient-norm and loss series from the tags, and runs the detector over them:
 
               nonfinite  critical  a NaN/Inf norm or loss (or histogram min/max/sum)
-              spike      critical  far above the recent median (or absurd at any step)
+              spike      critical  far above the recent median (or absurd at any step, or,
+                                   in the first steps, a jump the loss confirms)
+              cliffs     critical  a global norm that keeps jumping 10x over its usual
+                                   level, however noisy the series
               growth     warning   steady exponential growth: the early warning
               threshold  either    above --warn-above / --critical-above
               vanishing  warning   a norm stuck under --vanishing-floor
               collapse   warning   a norm fallen 1000x under its usual level, loss stuck
 
             Gradient series are scalars whose tag matches --grad-tags (global norms are told by \
-            name: global/total, or a bare "grad_norm") and gradient histograms (norm = \
+            name: global/total, or a bare "grad_norm"; a norm after clipping, such as \
+            "grad_norm_clipped", is recognised and not watched) and gradient histograms (norm = \
             sqrt(sum_squares), or estimated from bucket centres for TF2 histograms, which carry no sum of squares); loss series match --loss-tags. Other scalars are ignored. When \
             a run logs only per-layer norms, a global norm is computed from them.
 

@@ -42,6 +42,12 @@ public struct DetectorOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("A gradient norm at or above this is absurd at any step, even the first (0 turns it off).", valueName: "norm"))
     public var absoluteBound: Double = 1e6
 
+    @Option(help: ArgumentHelp("In a series' first values, a jump of --spike-ratio counts when a loss jumps this many times at the same step (0 turns it off).", valueName: "x"))
+    public var earlyLossJump: Double = 2
+
+    @Option(help: ArgumentHelp("Jumps of a global norm over --spike-ratio x its usual level, within --spike-window values, that make repeated cliffs.", valueName: "n"))
+    public var cliffsCount: Int = 2
+
     @Option(help: ArgumentHelp("Values fitted for sustained growth.", valueName: "n"))
     public var growthWindow: Int = 20
 
@@ -63,7 +69,7 @@ public struct DetectorOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp("Critical alert when a gradient norm reaches this.", valueName: "norm"))
     public var criticalAbove: Double?
 
-    @Option(name: .customLong("disable"), help: ArgumentHelp("Turn a rule off: spike, growth, vanishing or collapse (repeatable).", valueName: "rule"))
+    @Option(name: .customLong("disable"), help: ArgumentHelp("Turn a rule off: spike, cliffs, growth, vanishing or collapse (repeatable).", valueName: "rule"))
     public var disabledRules: [String] = []
 
     @Flag(help: "Do not watch loss series.")
@@ -72,8 +78,8 @@ public struct DetectorOptions: ParsableArguments, Sendable {
     public init() {}
 
     public mutating func validate() throws {
-        for rule in disabledRules where !["spike", "growth", "vanishing", "collapse"].contains(rule) {
-            throw ValidationError("--disable takes spike, growth, vanishing or collapse, not '\(rule)'")
+        for rule in disabledRules where !["spike", "cliffs", "growth", "vanishing", "collapse"].contains(rule) {
+            throw ValidationError("--disable takes spike, cliffs, growth, vanishing or collapse, not '\(rule)'")
         }
         _ = try checkedConfiguration()
         _ = try classifier()
@@ -96,7 +102,7 @@ public struct DetectorOptions: ParsableArguments, Sendable {
     /// The option that sets each configuration value the library checks.
     private static let options = [
         "spike.window": "--spike-window", "spike.minRatio": "--spike-ratio", "spike.zScore": "--spike-z",
-        "spike.absoluteBound": "--absolute-bound", "growth.window": "--growth-window",
+        "spike.absoluteBound": "--absolute-bound", "spike.earlyLossJump": "--early-loss-jump", "cliffs.count": "--cliffs-count", "growth.window": "--growth-window",
         "growth.minFactor": "--growth-factor", "vanishing.floor": "--vanishing-floor",
         "vanishing.window": "--vanishing-window", "collapse.decades": "--collapse-decades",
         "thresholds[0]": "--warn-above/--critical-above", "thresholds[0].warning": "--warn-above",
@@ -115,6 +121,9 @@ public struct DetectorOptions: ParsableArguments, Sendable {
         configuration.vanishing.floor = vanishingFloor
         configuration.vanishing.window = vanishingWindow
         configuration.spike.enabled = !disabledRules.contains("spike")
+        configuration.spike.earlyLossJump = earlyLossJump > 0 ? earlyLossJump : nil
+        configuration.cliffs.count = cliffsCount
+        configuration.cliffs.enabled = !disabledRules.contains("cliffs")
         configuration.growth.enabled = !disabledRules.contains("growth")
         configuration.vanishing.enabled = !disabledRules.contains("vanishing")
         configuration.collapse.decades = collapseDecades

@@ -171,6 +171,7 @@ enum ScanJSON {
         case .layerGradientNorm: "layer_gradient_norm"
         case .layerGradientMax: "layer_gradient_max"
         case .loss: "loss"
+        case .clippedGradientNorm: "clipped_gradient_norm"
         }
     }
 }
