@@ -130,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GradAlertLabTests",
-            dependencies: ["GradAlertLab", "GradientHooks"],
+            dependencies: ["GradAlertLab", "GradientHooks", "TensorBoardEvents"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -30,6 +30,8 @@ public struct TagClassifier: Sendable {
 
     public func classifyScalar(_ tag: String) -> ScalarKind {
         let lower = tag.lowercased()
+        // gradalert's own bookkeeping (the spike guard's actions), not a measure of gradients.
+        if lower.hasPrefix("gradalert/") { return .ignored }
         // Counts of NaN/Inf elements and loss-scaler factors (AMP) are not norms.
         if lower.contains("nonfinite") || lower.contains("nan_count") || lower.contains("inf_count")
             || lower.contains("loss_scale") || lower.contains("grad_scale") || lower.contains("scaler")

@@ -3,16 +3,22 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials  // LocalizedError only
+#else
+import Foundation
+#endif
 import TensorBoardEvents
 
 /// Clipping with PyTorch's semantics (`torch.nn.utils.clip_grad_norm_` / `clip_grad_value_`).
 public enum GradientClipping {
-    public struct NonFiniteNormError: Error, CustomStringConvertible {
+    public struct NonFiniteNormError: LocalizedError, CustomStringConvertible {
         public var totalNorm: Double
         public var normType: Double
         public var description: String {
             "the total \(normType == .infinity ? "L∞" : "L\(normType)") norm of the gradients is \(totalNorm), so they cannot be clipped (errorIfNonfinite was set)"
         }
+        public var errorDescription: String? { description }
     }
 
     /// The p-norm of one buffer: p = ∞ is max |g|; NaN anywhere gives NaN.

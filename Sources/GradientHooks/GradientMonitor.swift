@@ -19,21 +19,31 @@ import TensorBoardEvents
 /// }
 /// ```
 ///
-/// Each step it measures every watched gradient in one pass (no copies), writes the norms to
-/// TensorBoard, feeds them and the loss — as the file stores them, in float32 — to the same
-/// `StepAssembler` and detector `gradalert scan` uses on files, and reports any alert: in the
-/// returned `StepReport`, to `onAlert`; and each incident that opens, escalates or closes — to
-/// `onIncident` and as one Markdown block under the `gradalert/alerts` text tag (flushed at once,
-/// so it is on disk even if the process dies next).
+/// Each step it measures every watched gradient in one pass (no copies), feeds the norms and the
+/// loss — as the event file stores them, in float32 — to the same `StepAssembler` and detector
+/// `gradalert scan` uses on files, and reports any alert: in the returned `StepReport`, to
+/// `onAlert`; and each incident that opens, escalates or closes — to `onIncident` and as one
+/// Markdown block under the `gradalert/alerts` text tag (flushed at once, so it is on disk even if
+/// the process dies next).
+///
+/// **Detection first, logging second.** Every step is measured and judged whatever happens to the
+/// event file: when a write fails (a full disk), `record` still returns the step's report, with
+/// the failure in `StepReport.writeFailure` and `onWriteFailure`; the records stay buffered and are
+/// written when space returns (`Options.throwOnWriteFailure` makes `record` throw instead).
 ///
 /// What it writes per step: `grad_norm/global`, `grad_norm/<parameter>`, `grad_max/<parameter>`,
 /// `grad_nonfinite/<parameter>` when non-zero, `loss`; every `histogramEvery` steps, and at every
-/// step that raises an alert, the histogram `grad/<parameter>`; with `updateRatio`, `update_ratio/<parameter>` (‖Δw‖ / ‖w‖).
+/// step that raises an alert, the histogram `grad/<parameter>` (and `weights/<parameter>` with
+/// `weightHistograms`); with `updateRatio`, `update_ratio/<parameter>` (‖Δw‖ / ‖w‖); with a spike
+/// guard, `gradalert/guard_skip` or `gradalert/guard_clip_norm` at the steps it acts.
 public final class GradientMonitor {
     public struct Options: Sendable {
         /// Write gradient histograms every this many steps (nil: never). Histograms cost more
         /// than norms, so they are not written every step.
         public var histogramEvery: Int? = 100
+        /// Also write histograms of the parameters' values (`weights/<name>`) at the same steps, as
+        /// `wandb.watch(log="all")` does. Reflected parameters, and sources that share their values.
+        public var weightHistograms = false
         /// Which parameters to watch.
         public var filter: ParameterFilter = .all
         public var detector = DetectorConfiguration()
@@ -41,30 +51,14 @@ public final class GradientMonitor {
         public var threads: Int = 1
         /// Also log ‖Δw‖ / ‖w‖ per parameter (keeps a copy of the weights to compare).
         public var updateRatio = false
+        /// Skip or clip a step whose global norm spikes (`SpikeGuard`); nil: no guard.
+        public var spikeGuard: SpikeGuard.Policy?
+        /// Throw from `record` when the event file cannot be written (the default reports it in
+        /// `StepReport.writeFailure` and goes on: the job must not die because logging failed).
+        public var throwOnWriteFailure = false
         public var writer = SummaryWriter.Options()
 
         public init() {}
-    }
-
-    /// What one step measured and found.
-    public struct StepReport: Sendable {
-        public var step: Int
-        /// The wall time written with this step's records.
-        public var wallTime: Double
-        public var globalNorm: Double
-        /// The largest |g| over all watched gradients (the L∞ norm).
-        public var globalMaxAbs: Double
-        public var parameters: [(name: String, statistics: GradientStatistics)]
-        public var alerts: [Alert]
-        /// Incidents that opened or escalated at this step (the ones to act on).
-        public var incidents: [Incident] { incidentEvents.filter { $0.change != .closed }.map(\.incident) }
-        /// Every change of an incident at this step (opened, escalated, closed), in order: what the
-        /// monitor wrote to TensorBoard's Text tab.
-        public var incidentEvents: [IncidentEvent]
-        /// Parameters with a NaN or infinite gradient element.
-        public var nonFiniteParameters: [String]
-        /// True when any gradient is not finite: skip this update, as AMP's GradScaler does.
-        public var shouldSkipStep: Bool { !nonFiniteParameters.isEmpty }
     }
 
     public let writer: SummaryWriter
@@ -72,31 +66,76 @@ public final class GradientMonitor {
     public var onAlert: ((Alert) -> Void)?
     /// Called for every incident that opens, escalates or closes.
     public var onIncident: ((IncidentEvent) -> Void)?
-    /// The steps and series the detector has seen, its alerts and episodes.
+    /// Called when writing the event file fails (once per step that has a failure).
+    public var onWriteFailure: ((SummaryWriterError) -> Void)?
+    /// Called once per kind of misuse (nothing to watch, a parameter watched twice...); when nil,
+    /// the warning goes to standard error.
+    public var onWarning: ((String) -> Void)?
+
+    // MARK: - State
+
+    /// The steps and series the detector has seen, its alerts and incidents.
     public private(set) var assembler: StepAssembler
     /// Each logged series' handle in the assembler, by tag.
     private var seriesIDs: [String: StepAssembler.SeriesID] = [:]
-
-    private var parameters: [(name: String, parameter: Parameter)] = []
-    private var sources: [any GradientSource] = []
-    private var previousValues: [String: [Float]] = [:]
+    var parameters: [(name: String, parameter: Parameter)] = []
+    var sources: [any GradientSource] = []
+    var previousValues: [String: [Float]] = [:]
+    /// The spike guard, when the options ask for one.
+    public internal(set) var spikeGuard: SpikeGuard?
+    /// Steps at which writing failed, so far.
+    public private(set) var writeFailures = 0
+    /// The first write failure of the step being recorded.
+    var stepWriteFailure: SummaryWriterError?
+    /// The L2 norms `record` measured for the watched parameters and sources, in `watchedNames`
+    /// order, for `clipGradNorm` to reuse at the same step (nil once anything may have changed).
+    var lastNorms: [Double]?
+    private var warned: Set<String> = []
 
     public init(logdir: String, options: Options = Options(), onAlert: ((Alert) -> Void)? = nil) throws {
         writer = try SummaryWriter(logdir: logdir, options: options.writer)
         self.options = options
         self.onAlert = onAlert
         assembler = StepAssembler(configuration: options.detector)
+        spikeGuard = options.spikeGuard.map(SpikeGuard.init)
     }
 
-    /// Watches every `Parameter` the model holds (found by reflection) that the filter accepts.
-    public func watch(_ model: Any) {
-        for (name, parameter) in ParameterDiscovery.namedParameters(of: model) where options.filter.matches(name) {
+    // MARK: - Watching
+
+    /// Watches every `Parameter` the model holds (found by reflection) that the filter accepts;
+    /// returns how many it added. A parameter already watched is not watched twice.
+    @discardableResult
+    public func watch(_ model: Any) -> Int {
+        let found = ParameterDiscovery.namedParameters(of: model)
+        var added = 0
+        for (name, parameter) in found where options.filter.matches(name) {
+            if parameters.contains(where: { $0.parameter === parameter }) {
+                warnOnce("twice", "gradalert: \(name) is already watched; it is measured and clipped once")
+                continue
+            }
             parameters.append((name, parameter))
+            added += 1
         }
+        if added == 0, !found.isEmpty, found.allSatisfy({ options.filter.matches($0.name) }) {
+            return 0  // all of them were already watched
+        }
+        if added == 0 {
+            let reason = found.isEmpty
+                ? "it holds no Parameter (see docs/hooks.md, \"Attaching to a model\", for models that keep their own storage)"
+                : "the filter accepts none of its \(found.count) parameters"
+            warnOnce("nothing-\(type(of: model))", "gradalert: watch(_:) found nothing to watch in \(type(of: model)): \(reason)")
+        }
+        return added
     }
 
-    /// Watches a model that keeps its own storage.
+    /// Watches a model that keeps its own storage. A source whose parameter names are those of one
+    /// already watched is taken for the same one, and counts once.
     public func watch(source: any GradientSource) {
+        let names = Set(source.parameterNames)
+        if sources.contains(where: { Set($0.parameterNames) == names }) {
+            warnOnce("source-twice", "gradalert: this GradientSource is already watched; it is measured and clipped once")
+            return
+        }
         sources.append(source)
     }
 
@@ -104,6 +143,13 @@ public final class GradientMonitor {
     public var watchedNames: [String] {
         parameters.map(\.name) + sources.flatMap { $0.parameterNames.filter(options.filter.matches) }
     }
+
+    func warnOnce(_ key: String, _ message: String) {
+        guard warned.insert(key).inserted else { return }
+        if let onWarning { onWarning(message) } else { printToStandardError(message) }
+    }
+
+    // MARK: - Recording
 
     /// Measures the watched gradients at `step` (after the backward pass), logs, and checks.
     @discardableResult
@@ -114,11 +160,15 @@ public final class GradientMonitor {
     /// As `record(step:loss:)`, plus gradients in memory gradalert does not own.
     @discardableResult
     public func record(step: Int, loss: Double?, gradients: [NamedGradient]) throws -> StepReport {
+        if parameters.isEmpty, sources.isEmpty, gradients.isEmpty {
+            warnOnce("record-before-watch", "gradalert: record(step:) with nothing watched: call watch(_:) with your model first (only the loss is checked)")
+        }
         let histogram = options.histogramEvery.map { $0 > 0 && step % $0 == 0 } ?? false
         let wallTime = WallClock.now()
-        let measured = measureAll(gradients, histogram: histogram)
+        let measured = try measureAll(gradients, histogram: histogram)
         let alertsBefore = assembler.alerts.count
         let eventsBefore = assembler.events.count
+        stepWriteFailure = nil
 
         var squares = 0.0
         var maxAbs = 0.0
@@ -131,24 +181,26 @@ public final class GradientMonitor {
                 nonFinite.append(name)
                 maxAbs = statistics.nanCount > 0 ? .nan : (maxAbs.isNaN ? maxAbs : .infinity)
             }
-            try writer.scalar("grad_norm/\(name)", norm, step: step, wallTime: wallTime)
-            try writer.scalar("grad_max/\(name)", statistics.maxAbs, step: step, wallTime: wallTime)
+            log { try $0.scalar("grad_norm/\(name)", norm, step: step, wallTime: wallTime) }
+            log { try $0.scalar("grad_max/\(name)", statistics.maxAbs, step: step, wallTime: wallTime) }
             if statistics.nonFiniteCount > 0 {
-                try writer.scalar("grad_nonfinite/\(name)", Double(statistics.nonFiniteCount), step: step, wallTime: wallTime)
+                log { try $0.scalar("grad_nonfinite/\(name)", Double(statistics.nonFiniteCount), step: step, wallTime: wallTime) }
             }
             if histogram, let summary = statistics.histogram() {
-                try writer.histogram("grad/\(name)", summary: summary, step: step, wallTime: wallTime)
+                log { try $0.histogram("grad/\(name)", summary: summary, step: step, wallTime: wallTime) }
             }
             detect("grad_norm/\(name)", .layerGradientNorm, norm, step: step, wallTime: wallTime)
         }
         let global = squares.squareRoot()
-        try writer.scalar("grad_norm/global", global, step: step, wallTime: wallTime)
+        log { try $0.scalar("grad_norm/global", global, step: step, wallTime: wallTime) }
         detect("grad_norm/global", .globalGradientNorm, global, step: step, wallTime: wallTime)
         if let loss {
-            try writer.scalar("loss", loss, step: step, wallTime: wallTime)
+            log { try $0.scalar("loss", loss, step: step, wallTime: wallTime) }
             detect("loss", .loss, loss, step: step, wallTime: wallTime)
         }
-        if options.updateRatio { try writeUpdateRatios(step: step, wallTime: wallTime) }
+        if options.updateRatio { writeUpdateRatios(step: step, wallTime: wallTime) }
+        if histogram, options.weightHistograms { writeWeightHistograms(step: step, wallTime: wallTime) }
+        let decision = guardStep(global, step: step, wallTime: wallTime)
 
         assembler.completeStep()
         let alerts = assembler.alerts[alertsBefore...].map(\.alert)
@@ -156,21 +208,29 @@ public final class GradientMonitor {
         if !alerts.isEmpty && !histogram && options.histogramEvery != nil {
             // The step an alert fires is the one worth seeing in full: write its histograms now,
             // while the gradients are still there, whatever the cadence says.
-            for (name, statistics) in measureAll(gradients, histogram: true) {
-                if let summary = statistics.histogram() { try writer.histogram("grad/\(name)", summary: summary, step: step, wallTime: wallTime) }
+            for (name, statistics) in (try? measureAll(gradients, histogram: true)) ?? [] {
+                if let summary = statistics.histogram() {
+                    log { try $0.histogram("grad/\(name)", summary: summary, step: step, wallTime: wallTime) }
+                }
             }
         }
         if !events.isEmpty {
-            try writer.text("gradalert/alerts", IncidentMarkdown.render(events), step: step, wallTime: wallTime)
+            log { try $0.text("gradalert/alerts", IncidentMarkdown.render(events), step: step, wallTime: wallTime) }
         }
         if !alerts.isEmpty || !events.isEmpty {
-            try writer.flush()
+            log { try $0.flush() }
             for alert in alerts { onAlert?(alert) }
             for event in events { onIncident?(event) }
         }
-        return StepReport(
+        let report = StepReport(
             step: step, wallTime: wallTime, globalNorm: global, globalMaxAbs: maxAbs, parameters: measured, alerts: alerts,
-            incidentEvents: events, nonFiniteParameters: nonFinite)
+            incidentEvents: events, nonFiniteParameters: nonFinite, guardDecision: decision, writeFailure: stepWriteFailure)
+        if let failure = stepWriteFailure {
+            writeFailures += 1
+            onWriteFailure?(failure)
+            if options.throwOnWriteFailure { throw failure }
+        }
+        return report
     }
 
     /// Hands one value to the assembler as the event file stores it (a float32 `simple_value`), so
@@ -184,97 +244,26 @@ public final class GradientMonitor {
         assembler.add(id, Double(Float(value)), step: Int64(step), wallTime: wallTime)
     }
 
-    /// One pass over every watched gradient: reflected parameters, sources, then raw buffers.
-    private func measureAll(_ gradients: [NamedGradient], histogram: Bool) -> [(String, GradientStatistics)] {
-        var measured: [(String, GradientStatistics)] = []
-        for (name, parameter) in parameters {
-            let statistics = parameter.gradient.withUnsafeBufferPointer {
-                GradientStatisticsKernel.compute($0, histogram: histogram, threads: options.threads)
-            }
-            measured.append((name, statistics))
-        }
-        for source in sources {
-            for name in source.parameterNames where options.filter.matches(name) {
-                measured.append((name, source.withGradient(of: name) { measure($0, histogram: histogram) }))
-            }
-        }
-        for gradient in gradients where options.filter.matches(gradient.name) {
-            measured.append((gradient.name, measure(gradient.buffer, histogram: histogram)))
-        }
-        return measured
-    }
-
-    private func measure(_ buffer: GradientBuffer, histogram: Bool) -> GradientStatistics {
-        switch buffer {
-        case .float(let values): GradientStatisticsKernel.compute(values, histogram: histogram, threads: options.threads)
-        case .double(let values): GradientStatisticsKernel.compute(values, histogram: histogram, threads: options.threads)
-        case .float16(let values): GradientStatisticsKernel.compute(float16Bits: values, histogram: histogram, threads: options.threads)
+    /// Runs one write; a failure is kept for the step's report (the first one), never thrown here:
+    /// detection goes on, and the records stay buffered for the next flush.
+    func log(_ write: (SummaryWriter) throws -> Void) {
+        do {
+            try write(writer)
+        } catch {
+            // The writer only throws SummaryWriterError.
+            if stepWriteFailure == nil, let error = error as? SummaryWriterError { stepWriteFailure = error }
         }
     }
 
-    /// ‖Δw‖ / ‖w‖ per parameter since the last step: reflected parameters, and sources that share
-    /// their values (`GradientSource.withValues`).
-    private func writeUpdateRatios(step: Int, wallTime: Double) throws {
-        var current: [(String, [Float])] = parameters.map { ($0.name, $0.parameter.values) }
-        for source in sources {
-            for name in source.parameterNames where options.filter.matches(name) {
-                if let values = source.withValues(of: name, Self.floats) { current.append((name, values)) }
-            }
-        }
-        for (name, values) in current {
-            if let previous = previousValues[name], previous.count == values.count {
-                var change = 0.0
-                var size = 0.0
-                for index in values.indices {
-                    let delta = Double(values[index]) - Double(previous[index])
-                    change += delta * delta
-                    size += Double(values[index]) * Double(values[index])
-                }
-                let ratio = size > 0 ? (change / size).squareRoot() : 0
-                try writer.scalar("update_ratio/\(name)", ratio, step: step, wallTime: wallTime)
-            }
-            previousValues[name] = values
-        }
-    }
-
-    /// A buffer's values as floats (a copy: the update ratio compares with the next step's).
-    private static func floats(_ buffer: GradientBuffer) -> [Float] {
-        switch buffer {
-        case .float(let values): Array(values)
-        case .double(let values): values.map { Float($0) }
-        case .float16(let values): values.map(HalfFloat.float(fromBits:))
-        }
-    }
-
-    /// Clips the watched parameters' gradients (PyTorch's `clip_grad_norm_`); returns the total
-    /// norm before clipping. Sources that cannot scale their gradients are measured but not clipped.
-    @discardableResult
-    public func clipGradNorm(maxNorm: Double, normType: Double = 2, errorIfNonfinite: Bool = false) throws -> Double {
-        var norms = parameters.map { entry in entry.parameter.gradient.withUnsafeBufferPointer { GradientClipping.norm($0, type: normType) } }
-        var sourceNames: [(any GradientSource, String)] = []
-        for source in sources {
-            for name in source.parameterNames where options.filter.matches(name) {
-                norms.append(source.withGradient(of: name) { GradientClipping.norm($0, type: normType) })
-                sourceNames.append((source, name))
-            }
-        }
-        let (total, factor) = try GradientClipping.clipping(norms: norms, maxNorm: maxNorm, normType: normType, errorIfNonfinite: errorIfNonfinite)
-        for (_, parameter) in parameters {
-            parameter.gradient.withUnsafeMutableBufferPointer { gradient in
-                for index in gradient.indices { gradient[index] *= factor }
-            }
-        }
-        for (source, name) in sourceNames { _ = source.scaleGradient(of: name, by: Double(factor)) }
-        return total
-    }
-
-    /// Clamps the watched parameters' gradients to [-clipValue, clipValue].
-    public func clipGradValue(_ clipValue: Float) {
-        GradientClipping.clipGradValue(parameters.map(\.parameter), clipValue)
-    }
-
-    /// Flushes and closes the event file.
+    /// Flushes and closes the event file; throws, naming what could not be written, when the last
+    /// flush fails (the file is closed either way).
     public func close() throws {
         try writer.close()
     }
+}
+
+/// A warning for the person running the job.
+func printToStandardError(_ message: String) {
+    var line = Array((message + "\n").utf8)
+    _ = line.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }

@@ -14,7 +14,8 @@ public final class Parameter: @unchecked Sendable {
 
     /// A parameter of the given shape, all zero, or filled by `initialiser(index)`.
     public init(shape: [Int], initialiser: ((Int) -> Float)? = nil) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "a shape has no negative dimensions")
+        // fatalError, not precondition: its message survives -O, where a user needs it most.
+        if !shape.allSatisfy({ $0 >= 0 }) { fatalError("Parameter(shape: \(shape)): a shape has no negative dimensions") }
         self.shape = shape
         let count = shape.reduce(1, *)
         values = initialiser.map { make in (0..<count).map(make) } ?? [Float](repeating: 0, count: count)
@@ -23,7 +24,9 @@ public final class Parameter: @unchecked Sendable {
 
     /// A parameter holding `values`.
     public init(shape: [Int], values: [Float]) {
-        precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
+        if shape.reduce(1, *) != values.count || !shape.allSatisfy({ $0 >= 0 }) {
+            fatalError("Parameter(shape: \(shape), values:): the shape holds \(shape.allSatisfy { $0 >= 0 } ? shape.reduce(1, *) : 0) values, but \(values.count) were given")
+        }
         self.shape = shape
         self.values = values
         gradient = [Float](repeating: 0, count: values.count)

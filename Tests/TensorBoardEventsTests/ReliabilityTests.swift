@@ -209,3 +209,68 @@ import Testing
         #expect(names.contains("README.md"))
     }
 }
+
+/// A full disk that frees up again: the writer keeps the records that reached the file whole,
+/// buffers the rest, writes them when space returns, and loses nothing at close.
+@Suite struct DiskFullRecoveryTests {
+    @Test func recordsThatFitAreWrittenAndTheRestFollowWhenSpaceReturns() throws {
+        guard let disk = try SmallFileSystem(kilobytes: 512) else {
+            withKnownIssue("cannot mount a tmpfs here (not root?)") { Issue.record("tmpfs mount failed") }
+            return
+        }
+        var options = SummaryWriter.Options()
+        options.flushInterval = nil
+        options.flushBytes = 16 * 1024
+        let writer = try SummaryWriter(logdir: disk.path + "/run", options: options)
+        try disk.fill(leaving: 40 * 1024)
+        var failures: [SummaryWriterError] = []
+        for step in 0..<400 {
+            do {
+                try writer.histogram("h", values: (0..<200).map { Float($0 * step) }, step: step)
+            } catch {
+                failures.append(error)
+            }
+        }
+        let failure = try #require(failures.first, "a nearly full disk must refuse a write")
+        #expect(failure.kind == .writeFailed && failure.code == ENOSPC)
+        #expect(failure.reason.contains("stay buffered and are written by the next flush"))
+        #expect(failure.localizedDescription == failure.description)
+        // Only whole records are in the file, and the ones that fit are there.
+        let during = readEntries(writer.path)
+        #expect(during.diagnostics.isEmpty, "\(during.diagnostics)")
+        let written = during.events.count - 1
+        #expect(written > 0)
+        #expect(writer.pendingBytes > 0)
+
+        try disk.free()
+        try writer.flush()
+        #expect(writer.pendingBytes == 0)
+        try writer.scalar("after", 1, step: 400)
+        try writer.close()
+        let after = readEntries(writer.path)
+        #expect(after.diagnostics.isEmpty)
+        let steps = after.events.dropFirst().map { Int($0.step) }
+        #expect(steps == Array(0...400), "every record, in order, none twice")
+    }
+
+    /// At close, what truly cannot be written is lost, and the message says how many.
+    @Test func closeSaysWhatIsLost() throws {
+        guard let disk = try SmallFileSystem(kilobytes: 256) else {
+            withKnownIssue("cannot mount a tmpfs here (not root?)") { Issue.record("tmpfs mount failed") }
+            return
+        }
+        var options = SummaryWriter.Options()
+        options.flushInterval = nil
+        let writer = try SummaryWriter(logdir: disk.path + "/run", options: options)
+        try disk.fill(leaving: 8 * 1024)
+        for step in 0..<100 { try? writer.histogram("h", values: (0..<300).map { Float($0 + step) }, step: step) }
+        do {
+            try writer.close()
+            Issue.record("the disk is full: close must say what was lost")
+        } catch {
+            #expect(error.reason.contains("could not be written and are lost"))
+            #expect(!error.reason.contains("stay buffered"))
+        }
+        #expect(readEntries(writer.path).diagnostics.isEmpty)
+    }
+}

@@ -14,7 +14,7 @@ public enum LogDirectory {
         public var files: [String]
     }
 
-    public enum Error: Swift.Error, Equatable, CustomStringConvertible {
+    public enum Error: LocalizedError, Equatable, CustomStringConvertible {
         case notFound(String)
 
         public var description: String {
@@ -22,6 +22,8 @@ public enum LogDirectory {
             case .notFound(let path): "\(path): no such file or directory"
             }
         }
+
+        public var errorDescription: String? { description }
     }
 
     /// A file's size in bytes, following symbolic links (0 if it cannot be read).

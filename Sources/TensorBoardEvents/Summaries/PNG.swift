@@ -1,10 +1,11 @@
 import CGradAlertZlib
+import Foundation
 
 /// A minimal PNG encoder for image summaries: 8-bit RGB or RGBA, no interlacing, filter 0 on every
 /// row, the image data deflated by zlib and every chunk checked with zlib's CRC-32 (the IEEE
 /// polynomial is the right one here, unlike in TFRecord framing).
 public enum PNG {
-    public enum Error: Swift.Error, Equatable, CustomStringConvertible {
+    public enum Error: LocalizedError, Equatable, CustomStringConvertible {
         case badDimensions(width: Int, height: Int, channels: Int, bytes: Int)
         case compressionFailed(code: Int32)
 
@@ -15,6 +16,8 @@ public enum PNG {
             case .compressionFailed(let code): "zlib compress2 failed with code \(code)"
             }
         }
+
+        public var errorDescription: String? { description }
     }
 
     /// Encodes `pixels` (row-major, `channels` bytes a pixel: 3 for RGB, 4 for RGBA).

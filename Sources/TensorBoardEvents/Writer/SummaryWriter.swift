@@ -12,10 +12,11 @@ import Synchronization
 ///
 /// Records are encoded straight into a buffer and written when the buffer passes
 /// `Options.flushBytes`, at most `Options.flushInterval` after the first pending record, on
-/// `flush()` and on `close()`. Only whole records are ever written; if a write fails part-way, the
-/// file is cut back to its last whole record and the records stay buffered for the next attempt,
-/// so a crash or a full disk loses at most what was never flushed and never damages the middle of
-/// a file. Safe to share between threads and tasks.
+/// `flush()` and on `close()`. Only whole records ever stay in the file: if a write fails part-way
+/// (a full disk), the records that reached the file whole are kept, the file is cut back to the
+/// last of them, and the rest stay buffered and are written by the next flush — so when space
+/// returns, writing carries on, and a crash or a full disk loses at most what was never flushed,
+/// never the middle of a file. Safe to share between threads and tasks.
 ///
 /// ```swift
 /// let writer = try SummaryWriter(logdir: "runs/exp1")
@@ -52,6 +53,8 @@ public final class SummaryWriter: Sendable {
         var buffer: [UInt8]
         var used = 0
         var committedLength = 0
+        /// Where each buffered record ends, in `buffer` (ascending; the last is `used`).
+        var recordEnds: [Int] = []
         var closed = false
         var timerArmed = false
         /// A failure of a background flush, reported by the next call.
@@ -187,10 +190,9 @@ public final class SummaryWriter: Sendable {
             state.closed = true
             var failure: SummaryWriterError?
             do throws(SummaryWriterError) {
-                try Self.writeBuffer(&state, path: path, sync: options.syncAfterFlush)
+                try Self.writeBuffer(&state, path: path, sync: options.syncAfterFlush, final: true)
             } catch {
                 failure = error
-                failure?.reason += "; \(state.used) buffered bytes were not written"
             }
             if closeDescriptor(state.descriptor) != 0, failure == nil {
                 failure = .system(.writeFailed, path: path, code: errno, doing: "close failed")
@@ -242,6 +244,7 @@ public final class SummaryWriter: Sendable {
                 TFRecord.frame(into: storage.baseAddress! + offset, payloadSize: payloadSize, body: body)
             }
             state.used += frameSize
+            state.recordEnds.append(state.used)
             if state.used >= options.flushBytes {
                 try Self.writeBuffer(&state, path: path, sync: options.syncAfterFlush)
             }
@@ -271,9 +274,11 @@ public final class SummaryWriter: Sendable {
         }
     }
 
-    /// Writes `state.buffer[0..<used]` at the end of the file. On failure the file is cut back to
-    /// its last whole record, and the buffer is kept for another attempt.
-    private static func writeBuffer(_ state: inout State, path: String, sync: Bool) throws(SummaryWriterError) {
+    /// Writes `state.buffer[0..<used]` at the end of the file. If the write fails part-way, the
+    /// records that reached the file whole are kept (the file is cut back to the last of them) and
+    /// the rest stay buffered, to be written by the next call; `final` (at `close()`) says instead
+    /// that they are lost.
+    private static func writeBuffer(_ state: inout State, path: String, sync: Bool, final: Bool = false) throws(SummaryWriterError) {
         guard state.used > 0 else { return }
         let used = state.used
         let descriptor = state.descriptor
@@ -294,20 +299,39 @@ public final class SummaryWriter: Sendable {
                 written += result
             }
         }
-        if failure != 0 {
-            var error = SummaryWriterError.system(.writeFailed, path: path, code: failure, doing: "write failed")
-            if written > 0 {
-                if ftruncate(descriptor, off_t(state.committedLength)) != 0 {
-                    error.reason += "; cutting back the partial record also failed (errno \(errno))"
-                }
+        guard failure != 0 else {
+            state.committedLength += used
+            state.used = 0
+            state.recordEnds.removeAll(keepingCapacity: true)
+            if sync, fsync(descriptor) != 0 {
+                throw .system(.syncFailed, path: path, code: errno, doing: "fsync failed")
             }
-            error.reason += "; \(used) bytes stay buffered"
-            throw error
+            return
         }
-        state.committedLength += used
-        state.used = 0
-        if sync, fsync(descriptor) != 0 {
-            throw .system(.syncFailed, path: path, code: errno, doing: "fsync failed")
+        var error = SummaryWriterError.system(.writeFailed, path: path, code: failure, doing: "write failed")
+        // Keep the records that reached the file whole; cut off the one the failure split.
+        let whole = state.recordEnds.lastIndex { $0 <= written }.map { $0 + 1 } ?? 0
+        let kept = whole > 0 ? state.recordEnds[whole - 1] : 0
+        if written > kept, ftruncate(descriptor, off_t(state.committedLength + kept)) != 0 {
+            error.reason += "; cutting back the partial record also failed (errno \(errno))"
         }
+        state.committedLength += kept
+        if kept > 0 {
+            state.buffer.withUnsafeMutableBytes { bytes in
+                bytes.baseAddress!.copyMemory(from: bytes.baseAddress! + kept, byteCount: used - kept)
+            }
+            state.used -= kept
+            state.recordEnds.removeFirst(whole)
+            for index in state.recordEnds.indices { state.recordEnds[index] -= kept }
+        }
+        let pending = state.recordEnds.count
+        var outcome = whole > 0 ? "\(whole) of \(whole + pending) buffered records were written; " : ""
+        if final {
+            outcome += "the other \(pending) (\(state.used) bytes) could not be written and are lost"
+        } else {
+            outcome += "the other \(pending) (\(state.used) bytes) stay buffered and are written by the next flush"
+        }
+        error.reason += "; " + outcome
+        throw error
     }
 }

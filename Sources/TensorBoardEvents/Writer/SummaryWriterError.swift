@@ -3,16 +3,19 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 
 /// Why a `SummaryWriter` could not do what it was asked, with the path it concerned.
-public struct SummaryWriterError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct SummaryWriterError: LocalizedError, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable {
         /// The log directory could not be created.
         case cannotCreateDirectory
         /// The event file could not be created.
         case cannotOpenFile
         /// Writing buffered records failed (disk full, I/O error, file system gone read-only...).
-        /// The records stay buffered; nothing before them in the file is damaged.
+        /// The records that reached the file whole are kept; the rest stay buffered for the next
+        /// flush (at `close()`, they are lost; the message says how many). Nothing before them in
+        /// the file is damaged.
         case writeFailed
         /// fsync failed after a write.
         case syncFailed
@@ -43,4 +46,5 @@ public struct SummaryWriterError: Error, Sendable, Equatable, CustomStringConver
     }
 
     public var description: String { "\(path): \(reason)" }
+    public var errorDescription: String? { description }
 }
