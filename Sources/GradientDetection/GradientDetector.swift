@@ -110,9 +110,9 @@ public struct GradientDetector: Sendable {
                 observe(step: step, wallTime: wallTime, index: id.index, value: value, context: context, into: &raised)
             }
         }
-        if !raised.isEmpty { record(raised: &raised, at: step, wallTime: wallTime) }
+        if !raised.isEmpty { record(raised: &raised, at: step, wallTime: wallTime, values: values) }
         if incidentOpen {
-            notePeaks(values)
+            if raised.isEmpty { notePeaks(values) }
             if !monitors.contains(where: \.hasOpenEpisode) { closeIncident(at: step) }
         }
         return raised
@@ -120,7 +120,7 @@ public struct GradientDetector: Sendable {
 
     /// Adds this step's alerts to the open incident (opening one if needed) and sets their origin:
     /// the first layer series to raise an explosion alert in the incident; ties, the largest ratio.
-    private mutating func record(raised: inout [Alert], at step: Int64, wallTime: Double?) {
+    private mutating func record(raised: inout [Alert], at step: Int64, wallTime: Double?, values: [(SeriesID, Double)]) {
         let opening = !incidentOpen
         if opening {
             incidents.append(Incident(segment: 0, openingStep: step, openingWallTime: wallTime, severity: raised.map(\.severity).max()!))
@@ -141,6 +141,8 @@ public struct GradientDetector: Sendable {
         for index in raised.indices { raised[index].origin = origin }
         let severityBefore = incidents[current].severity
         incidents[current].add(raised, origin: origin)
+        // This step's peak belongs in the event that reports it.
+        notePeaks(values)
         if opening {
             events.append(IncidentEvent(change: .opened, step: step, incident: incidents[current]))
         } else if incidents[current].severity > severityBefore {

@@ -22,8 +22,7 @@ extension Incident {
             parts.append("open since step \(openingStep)")
         }
         if let peakValue, let peakSeries {
-            var peak = "peak \(peakSeries) \(NumberFormat.short(peakValue))"
-            parts.append(peak)
+            parts.append("peak \(peakSeries) \(NumberFormat.short(peakValue))")
         }
         if let peakRatio {
             parts.append("up to \(NumberFormat.short(peakRatio))x the baseline")
@@ -66,7 +65,8 @@ extension Incident {
         if let vanishing = gradient.first(where: { $0.kind == .vanishing }) {
             return "gradients vanished at step \(vanishing.step)"
         }
-        guard let loss = alerts.first else { return "an incident at step \(openingStep)" }
+        // Only a loss alerted: what it came to (NaN over a jump), when.
+        guard let loss = alerts.first(where: { $0.kind == .nonfinite }) ?? alerts.first else { return "an incident at step \(openingStep)" }
         return lossWords(loss) + " at step \(loss.step)"
     }
 

@@ -23,7 +23,7 @@ public struct Incident: Sendable, Equatable {
     /// one), and that series.
     public var peakValue: Double?
     public var peakSeries: String?
-    /// The largest ratio (value over baseline or bound) of its alerts.
+    /// The largest ratio of its alerts over a baseline or a bound (spike, cliffs, threshold).
     public var peakRatio: Double?
     /// The first step at which a gradient or the loss was NaN or infinite, if any was.
     public var firstNonfiniteStep: Int64?
@@ -79,7 +79,10 @@ public struct Incident: Sendable, Equatable {
             if alert.severity > severity { severity = alert.severity }
             if alert.role.isGradient, !gradientSeries.contains(alert.series) { gradientSeries.append(alert.series) }
             if alert.kind == .nonfinite, firstNonfiniteStep == nil { firstNonfiniteStep = alert.step }
-            if let ratio = alert.ratio, ratio.isFinite, alert.kind.isExplosion { peakRatio = max(peakRatio ?? ratio, ratio) }
+            // Over a baseline or a bound (a growth alert's ratio is its factor over a window).
+            if let ratio = alert.ratio, ratio.isFinite, [.spike, .cliffs, .threshold].contains(alert.kind) {
+                peakRatio = max(peakRatio ?? ratio, ratio)
+            }
         }
         let firstLoss = alerts.first { $0.role == .loss }?.step
         let firstGradient = alerts.first { $0.role.isGradient }?.step

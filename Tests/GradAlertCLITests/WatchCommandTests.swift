@@ -21,7 +21,7 @@ import Testing
         try writer.flush()
     }
 
-    /// The incident already on disk is reported but runs no command; each of the two incidents
+    /// The incidents already on disk are reported but run no command; each of the two incidents
     /// that happen while watch follows the growing file runs it once — not once per alert (each
     /// incident has four) — with the incident in the environment and its JSON on stdin. SIGTERM
     /// stops watch cleanly.
@@ -30,7 +30,9 @@ import Testing
         var options = SummaryWriter.Options()
         options.flushInterval = nil
         let writer = try SummaryWriter(logdir: folder.path + "/run", options: options)
-        try Self.write(writer, steps: 0..<40, broken: [10])
+        // Two incidents on disk before watch starts; the second at the last step written, which
+        // watch can only judge on its second poll (the step may still be receiving values).
+        try Self.write(writer, steps: 0..<40, broken: [10, 39])
         let hookLog = folder.path + "/hook.log"
         let hookInput = folder.path + "/hook.json"
 
@@ -73,11 +75,17 @@ import Testing
         let lines = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
         let objects = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
         let opened = objects.filter { $0["type"] as? String == "incident" && $0["change"] as? String == "opened" }
-        #expect(opened.compactMap { $0["opening_step"] as? Int } == [10, 50, 70])
+        #expect(opened.compactMap { $0["opening_step"] as? Int } == [10, 39, 50, 70])
         let closed = objects.filter { $0["type"] as? String == "incident" && $0["change"] as? String == "closed" }
-        #expect(closed.compactMap { $0["id"] as? String } == ["run:0:0:10", "run:0:0:50", "run:0:0:70"])
+        #expect(closed.compactMap { $0["id"] as? String } == ["run:0:0:10", "run:0:0:39", "run:0:0:50", "run:0:0:70"])
         let alerts = objects.filter { $0["type"] as? String == "alert" }
-        #expect(alerts.count == 12)
+        #expect(alerts.count == 16)
         #expect(alerts.allSatisfy { $0["kind"] as? String == "nonfinite" && ($0["incident"] as? String)?.hasPrefix("run:0:0:") == true })
+        // In order: an incident's opening, then its alerts, then its closing.
+        for id in ["run:0:0:10", "run:0:0:39", "run:0:0:50", "run:0:0:70"] {
+            let positions = objects.indices.filter { objects[$0]["id"] as? String == id || objects[$0]["incident"] as? String == id }
+            let kinds = positions.map { objects[$0]["change"] as? String ?? "alert" }
+            #expect(kinds == ["opened", "alert", "alert", "alert", "alert", "closed"], "\(id): \(kinds)")
+        }
     }
 }

@@ -96,11 +96,12 @@ public struct WatchCommand: AsyncParsableCommand {
             printError("gradalert watch: following \(logdir) every \(NumberFormat.short(interval)) s (Ctrl-C to stop)")
         }
         var totals = Totals()
-        var backlog = true
+        var firstPoll = true
+        let startedAt = Date().timeIntervalSince1970
         while !stop.requested {
             let poll = follower.poll()
-            report(poll, backlog: backlog, colour: colour, totals: &totals)
-            backlog = false
+            report(poll, firstPoll: firstPoll, startedAt: startedAt, colour: colour, totals: &totals)
+            firstPoll = false
             var waited = 0.0
             while waited < interval && !stop.requested {
                 try? await Task.sleep(for: .milliseconds(100))
@@ -120,43 +121,83 @@ public struct WatchCommand: AsyncParsableCommand {
         var runsWithIncidents: Set<String> = []
     }
 
-    /// Prints what one poll found and runs --exec for it; `backlog` is true for the first poll,
-    /// which reads what was on disk before watch started.
-    func report(_ poll: LogFollower.Poll, backlog: Bool, colour: Bool, totals: inout Totals) {
-        let text = ScanText(colour: colour)
-        var out = ""
-        for event in poll.incidents {
-            if event.change == .opened {
-                totals.incidents += 1
-                totals.runsWithIncidents.insert(event.incident.run)
-            }
-            var json = JSONWriter()
-            ScanJSON.incident(event.incident, run: event.incident.run, event: (event.change, event.step), into: &json)
-            switch format {
-            case .text: out += text.incidentLines(event.incident, run: event.incident.run, change: event.change)
-            case .jsonl: out += json.output + "\n"
-            }
-            let trigger: ExecTrigger = switch event.change {
-            case .opened: .opened
-            case .escalated: .escalated
-            case .closed: .closed
-            }
-            if let command, triggers.contains(trigger), !backlog || execBacklog {
-                flush(&out)
-                Self.execute(command, input: json.output, environment: Self.environment(event))
+    /// One thing a poll found, to print in order: per run and stream, by step; at a step, an
+    /// incident's opening or escalation before its alerts, and a closing after them.
+    private enum Item {
+        case incident(RunIncidentEvent)
+        case alert(LogFollower.Finding)
+
+        var run: String {
+            switch self {
+            case .incident(let event): event.incident.run
+            case .alert(let finding): finding.run
             }
         }
-        for finding in poll.alerts {
-            totals.alerts += 1
-            var json = JSONWriter()
-            ScanJSON.alert(finding.alert, run: finding.run, type: "alert", into: &json)
-            switch format {
-            case .text: if listAlerts { out += text.alertLines(finding.alert, run: finding.run, withRemedies: false) }
-            case .jsonl: out += json.output + "\n"
+
+        var order: (stream: Int, step: Int64, rank: Int) {
+            switch self {
+            case .incident(let event): (event.incident.stream, event.step, event.change == .closed ? 2 : 0)
+            case .alert(let finding): (finding.alert.stream, finding.alert.alert.step, 1)
             }
-            if let command, triggers.contains(.alert), !backlog || execBacklog {
-                flush(&out)
-                Self.execute(command, input: json.output, environment: Self.environment(finding))
+        }
+    }
+
+    /// Prints what one poll found and runs --exec for it. What was on disk before watch started —
+    /// everything the first poll reads, and later events of steps written before then (the last
+    /// step on disk is judged on the second poll) — is reported but runs no command unless
+    /// --exec-backlog.
+    func report(_ poll: LogFollower.Poll, firstPoll: Bool, startedAt: Double, colour: Bool, totals: inout Totals) {
+        let text = ScanText(colour: colour)
+        var runOrder: [String: Int] = [:]
+        var items: [Item] = poll.incidents.map { .incident($0) } + poll.alerts.map { .alert($0) }
+        for item in items where runOrder[item.run] == nil { runOrder[item.run] = runOrder.count }
+        items = items.enumerated().sorted { a, b in
+            let (x, y) = (a.element.order, b.element.order)
+            let (ra, rb) = (runOrder[a.element.run]!, runOrder[b.element.run]!)
+            if ra != rb { return ra < rb }
+            if x.stream != y.stream { return x.stream < y.stream }
+            if x.step != y.step { return x.step < y.step }
+            if x.rank != y.rank { return x.rank < y.rank }
+            return a.offset < b.offset
+        }.map(\.element)
+        var out = ""
+        for item in items {
+            switch item {
+            case .incident(let event):
+                if event.change == .opened {
+                    totals.incidents += 1
+                    totals.runsWithIncidents.insert(event.incident.run)
+                }
+                var json = JSONWriter()
+                ScanJSON.incident(event.incident, run: event.incident.run, event: (event.change, event.step), into: &json)
+                switch format {
+                case .text: out += text.incidentLines(event.incident, run: event.incident.run, change: event.change)
+                case .jsonl: out += json.output + "\n"
+                }
+                let trigger: ExecTrigger = switch event.change {
+                case .opened: .opened
+                case .escalated: .escalated
+                case .closed: .closed
+                }
+                let wallTime = event.incident.incident.alerts.last { $0.step == event.step }?.wallTime
+                let backlog = firstPoll || (wallTime.map { $0 < startedAt } ?? false)
+                if let command, triggers.contains(trigger), !backlog || execBacklog {
+                    flush(&out)
+                    Self.execute(command, input: json.output, environment: Self.environment(event))
+                }
+            case .alert(let finding):
+                totals.alerts += 1
+                var json = JSONWriter()
+                ScanJSON.alert(finding.alert, run: finding.run, type: "alert", into: &json)
+                switch format {
+                case .text: if listAlerts { out += text.alertLines(finding.alert, run: finding.run, withRemedies: false) }
+                case .jsonl: out += json.output + "\n"
+                }
+                let backlog = firstPoll || (finding.alert.alert.wallTime.map { $0 < startedAt } ?? false)
+                if let command, triggers.contains(.alert), !backlog || execBacklog {
+                    flush(&out)
+                    Self.execute(command, input: json.output, environment: Self.environment(finding))
+                }
             }
         }
         flush(&out)
