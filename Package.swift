@@ -15,10 +15,16 @@ let package = Package(
         .library(name: "GradientHooks", targets: ["GradientHooks"]),
         .library(name: "GradAlertAnalysis", targets: ["GradAlertAnalysis"]),
         .library(name: "GradAlertLab", targets: ["GradAlertLab"]),
+        .library(name: "MetricsEndpoint", targets: ["MetricsEndpoint"]),
         .executable(name: "gradalert", targets: ["gradalert"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The metrics facade GradientMonitor reports through (no backend is forced on anyone).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // The Prometheus exposition format, and an HTTP server to serve it (watch --metrics-listen).
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // CRC-32C (Castagnoli) with SSE4.2 / ARMv8 CRC instructions chosen at run time and a portable
@@ -48,7 +54,22 @@ let package = Package(
         // Parameter discovery, one-pass gradient statistics and histograms, clipping, GradientMonitor.
         .target(
             name: "GradientHooks",
-            dependencies: ["TensorBoardEvents", "GradientDetection", "CGradAlertStats"],
+            dependencies: [
+                "TensorBoardEvents", "GradientDetection", "CGradAlertStats",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Serves a Prometheus registry over HTTP (/metrics, /healthz): for `gradalert watch
+        // --metrics-listen`, and for a training program that wants Prometheus to scrape it.
+        .target(
+            name: "MetricsEndpoint",
+            dependencies: [
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Log analysis over files: run discovery, streams, tag classification, run reports, the
@@ -73,7 +94,9 @@ let package = Package(
                 "GradientDetection",
                 "GradAlertAnalysis",
                 "GradAlertLab",
+                "MetricsEndpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -117,7 +140,10 @@ let package = Package(
         ),
         .testTarget(
             name: "GradientHooksTests",
-            dependencies: ["GradientHooks", "TensorBoardEvents", "GradientDetection", "GradAlertTestSupport"],
+            dependencies: [
+                "GradientHooks", "TensorBoardEvents", "GradientDetection", "GradAlertTestSupport",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -137,7 +163,9 @@ let package = Package(
             name: "GradAlertCLITests",
             dependencies: [
                 "GradAlertCLI", "GradAlertAnalysis", "TensorBoardEvents", "GradientDetection", "GradAlertTestSupport",
+                "MetricsEndpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -77,6 +77,10 @@ public final class RunAnalyzer {
     /// The streams found so far (at least 1 once any summary was read).
     public var streamCount: Int { streams.count }
 
+    /// Stream `index` as it is now: its assembler holds the latest value of each series, its
+    /// incidents and their events.
+    public func stream(_ index: Int) -> StreamAnalysis { streams[index].analysis }
+
     /// How many alerts stream `stream` has raised; `alerts(of:from:)` gives them.
     public func alertCount(of stream: Int) -> Int { streams[stream].analysis.alertCount }
 

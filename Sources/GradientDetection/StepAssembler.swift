@@ -74,7 +74,24 @@ public struct StepAssembler {
         var seenInSegment = -1
         /// Its handle in the current segment's detector.
         var detectorID: GradientDetector.SeriesID?
+        /// Its most recent value, whatever the segment (for live metrics).
+        var latest: Latest?
     }
+
+    /// A series' most recent value and where it was.
+    public struct Latest: Sendable, Equatable {
+        public var step: Int64
+        public var wallTime: Double?
+        public var value: Double
+    }
+
+    /// The most recent value of every series that has one, in order of registration.
+    public var latestValues: [(name: String, kind: SeriesKind, latest: Latest)] {
+        entries.compactMap { entry in entry.latest.map { (entry.name, entry.kind, $0) } }
+    }
+
+    /// The step of the last value added, with its wall time (nil before any value).
+    public private(set) var latestStep: Latest?
 
     /// Every registered series, by `SeriesID.index`.
     private var entries: [Entry] = []
@@ -163,6 +180,8 @@ public struct StepAssembler {
             pendingWallTime = wallTime
         }
         entries[index].lastStep = step
+        entries[index].latest = Latest(step: step, wallTime: wallTime, value: value)
+        latestStep = Latest(step: step, wallTime: wallTime, value: value)
         if entries[index].seenInSegment != segment {
             entries[index].seenInSegment = segment
             segmentFirstSteps[segment][entries[index].name] = step
@@ -184,7 +203,7 @@ public struct StepAssembler {
             pending.removeAll { entries[$0.series].kind == .histogramNorm }
         }
         guard !pending.isEmpty else { return }
-        addDerivedGlobalNorm()
+        addDerivedGlobalNorm(step: step)
         if let sink = pointSink {
             for (index, value) in pending {
                 let entry = entries[index]
@@ -223,7 +242,7 @@ public struct StepAssembler {
 
     /// No global norm logged: compute one from the per-layer norms (the scalars, or else the
     /// histogram norms), at steps that have them all.
-    private mutating func addDerivedGlobalNorm() {
+    private mutating func addDerivedGlobalNorm(step: Int64) {
         let sources = layerNormCount > 0 ? layerNormCount : histogramNormCount
         guard !hasGlobalNorm, sources >= 2 else { return }
         var count = 0
@@ -243,6 +262,7 @@ public struct StepAssembler {
             return id
         }()
         pending.append((global.index, squares.squareRoot()))
+        entries[global.index].latest = Latest(step: step, wallTime: pendingWallTime, value: squares.squareRoot())
     }
 
     private mutating func startSegment() {

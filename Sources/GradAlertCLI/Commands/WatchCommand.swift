@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GradAlertAnalysis
 import GradientDetection
+import MetricsEndpoint
 import TensorBoardEvents
 
 /// `gradalert watch`: incidents as training writes them.
@@ -71,6 +72,18 @@ public struct WatchCommand: AsyncParsableCommand {
     @Flag(name: [.customLong("alerts"), .customLong("verbose")], help: "Also print every alert (text output).")
     public var listAlerts = false
 
+    @Option(name: .customLong("metrics-listen"), help: ArgumentHelp("Serve Prometheus metrics on HOST:PORT (/metrics, /healthz) while following; see docs/monitoring.md.", valueName: "host:port"))
+    public var metricsListen: String?
+
+    @Option(name: .customLong("metrics-layers"), help: ArgumentHelp("With --metrics-listen: also export the N largest per-layer gradient norms of each stream (0: none; each is a series per stream).", valueName: "n"))
+    public var metricsLayers: Int = 0
+
+    @Option(name: .customLong("incident-grace"), help: ArgumentHelp("With --metrics-listen: seconds a closed incident stays exported (its series at 0), so that Prometheus sees it even when it opened and closed between two scrapes.", valueName: "seconds"))
+    public var incidentGrace: Double = 300
+
+    @Option(name: .customLong("forget-after"), help: ArgumentHelp("Seconds after a run's files are gone before watch forgets it (and its metrics).", valueName: "seconds"))
+    public var forgetAfter: Double = 300
+
     @OptionGroup(title: "Detector")
     public var detector: DetectorOptions
 
@@ -81,36 +94,98 @@ public struct WatchCommand: AsyncParsableCommand {
         if command == nil, !execOn.isEmpty || execBacklog {
             throw ValidationError("--exec-on and --exec-backlog go with --exec")
         }
+        if let metricsListen, Self.hostAndPort(metricsListen) == nil {
+            throw ValidationError("--metrics-listen takes HOST:PORT, such as 127.0.0.1:9464 or 0.0.0.0:9464, not '\(metricsListen)'")
+        }
+        guard metricsLayers >= 0, incidentGrace >= 0, forgetAfter >= 0 else {
+            throw ValidationError("--metrics-layers, --incident-grace and --forget-after must not be negative")
+        }
     }
 
     /// What runs the command: --exec-on, or incidents opening.
     private var triggers: Set<ExecTrigger> { execOn.isEmpty ? [.opened] : Set(execOn) }
 
+    /// "host:port" split, the host without IPv6 brackets.
+    static func hostAndPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : (host, port)
+    }
+
     public func run() async throws {
         // An --exec command that does not read its standard input must not kill us with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
         let follower = LogFollower(logdir: logdir, classifier: try detector.classifier(), configuration: try detector.checkedConfiguration())
+        follower.forgetAfter = forgetAfter
         let stop = StopSignal()
         let colour = isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+        var metrics: FleetMetrics?
+        var endpoint: MetricsEndpoint?
+        let health = HealthState(interval: interval)
+        if let metricsListen, let (host, port) = Self.hostAndPort(metricsListen) {
+            let fleet = FleetMetrics(layerLimit: metricsLayers, incidentGrace: incidentGrace)
+            do {
+                endpoint = try await MetricsEndpoint.start(registry: fleet.registry, host: host, port: port) { health.report() }
+            } catch {
+                printError("gradalert watch: cannot serve metrics on \(metricsListen): \(error)")
+                throw ExitCode(ExitStatus.usage)
+            }
+            metrics = fleet
+        }
         if format == .text {
-            printError("gradalert watch: following \(logdir) every \(NumberFormat.short(interval)) s (Ctrl-C to stop)")
+            var line = "gradalert watch: following \(logdir) every \(NumberFormat.short(interval)) s"
+            if let endpoint { line += ", metrics on http://\(endpoint.host):\(endpoint.port)/metrics" }
+            printError(line + " (Ctrl-C to stop)")
         }
         var totals = Totals()
         var firstPoll = true
         let startedAt = Date().timeIntervalSince1970
         while !stop.requested {
-            let poll = follower.poll()
+            let poll = follower.poll { stop.requested }
             report(poll, firstPoll: firstPoll, startedAt: startedAt, colour: colour, totals: &totals)
-            firstPoll = false
+            metrics?.update(from: follower, poll: poll)
+            health.polled(runs: follower.runNames.count, error: poll.error)
+            if !poll.interrupted { firstPoll = false }
             var waited = 0.0
             while waited < interval && !stop.requested {
                 try? await Task.sleep(for: .milliseconds(100))
                 waited += 0.1
             }
         }
+        try? await endpoint?.stop()
         if format == .text {
             let runs = follower.runNames.count
             printError("gradalert watch: stopped; followed \(ScanText.count(runs, "run")), \(totals.runsWithIncidents.count) with incidents: \(ScanText.count(totals.incidents, "incident")) (\(ScanText.count(totals.alerts, "alert")))")
+        }
+    }
+
+    /// What /healthz says: ok while polls keep coming.
+    final class HealthState: @unchecked Sendable {
+        private let lock = NSLock()
+        private let interval: Double
+        private var lastPoll: Double?
+        private var runs = 0
+        private var error: String?
+
+        init(interval: Double) { self.interval = interval }
+
+        func polled(runs: Int, error: String?) {
+            lock.withLock {
+                lastPoll = Date().timeIntervalSince1970
+                self.runs = runs
+                self.error = error
+            }
+        }
+
+        func report() -> (ok: Bool, message: String) {
+            lock.withLock {
+                guard let lastPoll else { return (true, "starting: the first poll is reading the logs") }
+                let age = Date().timeIntervalSince1970 - lastPoll
+                if age > 3 * interval + 60 { return (false, "stuck: the last poll ended \(Int(age)) s ago") }
+                if let error { return (true, "ok, \(runs) runs; the log directory cannot be listed: \(error)") }
+                return (true, "ok, \(runs) runs, last poll \(NumberFormat.fixed(age, decimals: 1)) s ago")
+            }
         }
     }
 
