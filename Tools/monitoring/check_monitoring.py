@@ -256,7 +256,8 @@ def match_streams(expectations: list[dict], got: dict) -> tuple[dict, list[str]]
 
 
 def rel(path: str) -> str:
-    return os.path.relpath(path, ROOT)
+    """A replayed file by its fixture run (exploding/rnn_long_seq)."""
+    return os.path.relpath(os.path.dirname(path), FIXTURES)
 
 
 # --- 5. incidents -----------------------------------------------------------------------------
@@ -289,6 +290,19 @@ def exported_incidents(servers) -> dict[tuple, dict]:
     return {incident_key(s["metric"]): s["metric"] for s in result}
 
 
+def incidents_counted_and_seen(servers) -> tuple[dict, dict]:
+    """Per (run, stream): incidents gradalert counted (gradalert_incidents_opened_total, every
+    kind and severity) and distinct incident ids Prometheus saw as gradalert_incident_open series
+    in the last 15 minutes. They differ when an incident came and went between two scrapes."""
+    counted = {(s["metric"].get("run", ""), s["metric"].get("stream", "")): s["value"] for s in servers.query(
+        f'sum by (run, stream) (gradalert_incidents_opened_total{{job="{servers.job}"}})')}
+    seen: dict[tuple, set] = {}
+    for s in servers.query(f'max_over_time(gradalert_incident_open{{job="{servers.job}"}}[15m])'):
+        labels = s["metric"]
+        seen.setdefault((labels.get("run", ""), labels.get("stream", "")), set()).add(labels.get("incident", ""))
+    return counted, {key: len(ids) for key, ids in seen.items()}
+
+
 def fired_in_prometheus(servers) -> set[tuple]:
     result = servers.query(f'max_over_time(ALERTS{{alertname="{ALERT}",alertstate="firing"}}[15m])')
     return {incident_key(s["metric"]) for s in result}
@@ -316,6 +330,7 @@ def main(argv=None) -> int:
     workdir = tempfile.mkdtemp(prefix="gradalert-monitoring-check.")
     watch = None
     servers = None
+    replay = None
     try:
         with serverslib.terminate_on_sigterm():
             check_shipped_files()
@@ -326,12 +341,14 @@ def main(argv=None) -> int:
                 rate=args.rate, wall_time="now")
             labels = json.load(open(os.path.join(FIXTURES, "labels.json")))["runs"]
 
+            # gradalert first: it starts while Prometheus takes its ~5 s to discover Alertmanager.
             port = serverslib.free_port()
+            watch = Watch(binary, logdir, port, workdir)
             servers = serverslib.Servers(targets=[f"127.0.0.1:{port}"], rules_files=[RULES],
                                          route=ROUTE, inhibit_rules=INHIBIT, keep_workdir=args.keep,
                                          log=lambda m: log("     " + m))
+            servers.also_watch.append(watch.process)
             servers.__enter__()
-            watch = Watch(binary, logdir, port, workdir)
             watch.wait_healthy()
             servers.wait_for_targets_up()
             log(f"ok   gradalert watch up on {watch.address} (pid {watch.process.pid}), scraped by Prometheus")
@@ -372,6 +389,8 @@ def main(argv=None) -> int:
         log("\ninterrupted; stopping everything")
         return 130
     finally:
+        if replay is not None:
+            replay.stop()
         if watch is not None:
             watch.stop()
         if servers is not None:
@@ -504,6 +523,13 @@ def check_incidents(servers, replay, expectations, mapping, labels, args) -> Non
         log(f"       {run!r} stream {stream} incident {incident!r} kind {(series or {}).get('kind', '?')} "
             f"origin {origin!r}: {len(entries)} firing notification(s){latency}")
 
+    counted, seen = incidents_counted_and_seen(servers)
+    for key in sorted(set(counted) | set(seen)):
+        if counted.get(key, 0) != seen.get(key, 0):
+            problems.append(f"{key[0]!r} stream {key[1]}: gradalert_incidents_opened_total counts "
+                            f"{fmt(counted.get(key, 0.0))} incidents, but Prometheus saw {seen.get(key, 0)} "
+                            "gradalert_incident_open series: an incident came and went between scrapes")
+
     for (run, stream), need in sorted(must.items()):
         mine = {k: v for k, v in exported.items() if (k[1], k[2]) == (run, stream)}
         notes = [v for k, v in firing.items() if (k[1], k[2]) == (run, stream)]
@@ -526,7 +552,7 @@ def check_incidents(servers, replay, expectations, mapping, labels, args) -> Non
     if problems:
         raise Failure("incidents and notifications:\n  " + "\n  ".join(problems))
     log("ok   each critical incident fired once in Prometheus and reached the webhook exactly once, "
-        "with run, stream, incident, kind and origin")
+        "with run, stream, incident, kind and origin; every counted incident was scraped as a series")
 
 
 if __name__ == "__main__":

@@ -274,6 +274,7 @@ class Replay:
         self.finished_wall = None
         self._thread = None
         self._error = None
+        self._stop = threading.Event()
         secs = int(time.time())
         counter = 0
         for run, sources in runs:
@@ -306,11 +307,11 @@ class Replay:
             self.started_wall = start_wall
             heap = [(start, index, 0) for index in range(len(self.files))]
             heapq.heapify(heap)
-            while heap:
+            while heap and not self._stop.is_set():
                 due, index, half = heapq.heappop(heap)
                 delay = due - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
+                if delay > 0 and self._stop.wait(delay):
+                    break
                 replay = self.files[index]
                 if index not in descriptors:
                     descriptors[index] = os.open(replay.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
@@ -355,6 +356,12 @@ class Replay:
 
         self._thread = threading.Thread(target=body, name="replay", daemon=True)
         self._thread.start()
+
+    def stop(self):
+        """Stops writing (at a record boundary, or after a torn record's first half) and waits."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
     def join(self, timeout: float | None = None) -> bool:
         self._thread.join(timeout)

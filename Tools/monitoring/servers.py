@@ -78,6 +78,20 @@ def tail(path: str, lines: int = 25) -> str:
     return "\n".join("    " + line for line in kept) if kept else "    (empty)"
 
 
+def problems_in_log(path: str, lines: int = 15) -> str:
+    """The last `lines` warn/error lines of a Prometheus or Alertmanager log (logfmt), or its
+    last few lines when it has none."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8", "replace").splitlines()
+    except OSError as error:
+        return f"    (no log: {error})"
+    bad = [line for line in text if "level=warn" in line or "level=error" in line]
+    if not bad:
+        return "    (none; last lines:)\n" + "\n".join("    " + line for line in text[-5:])
+    return "\n".join("    " + line for line in bad[-lines:])
+
+
 @contextlib.contextmanager
 def terminate_on_sigterm():
     """Within the block, SIGTERM raises KeyboardInterrupt in the main thread, so `with` blocks
@@ -305,6 +319,8 @@ class Servers:
         self.webhook = WebhookReceiver()
         self.prometheus_url = ""
         self.alertmanager_url = ""
+        # Other processes whose death should end a wait at once (the exporter under test).
+        self.also_watch: list[Process] = []
 
     # lifecycle
 
@@ -511,7 +527,7 @@ class Servers:
         """`wait_for`, which also fails at once if a server has died."""
 
         def checked():
-            for process in (self.prometheus, self.alertmanager):
+            for process in (self.prometheus, self.alertmanager, *self.also_watch):
                 if process is not None and not process.running():
                     raise _Exited(process.describe_exit())
             return predicate()
@@ -522,11 +538,20 @@ class Servers:
             raise ServerError(f"while waiting for {what}: {exited}") from None
 
     def logs(self) -> str:
-        """The tails of both servers' logs, for a failure report."""
+        """For a failure report: each server's warnings and errors (or, with none, its last
+        lines), and each target's last scrape."""
         parts = []
         for process in (self.prometheus, self.alertmanager):
             if process is not None:
-                parts.append(f"{process.name} log ({process.log_path}):\n{tail(process.log_path)}")
+                parts.append(f"{process.name} log ({process.log_path}), "
+                             f"warnings and errors:\n{problems_in_log(process.log_path)}")
+        if self.prometheus is not None and self.prometheus.running():
+            try:
+                for target in self.targets_health():
+                    parts.append(f"target {target['scrapeUrl']}: {target['health']}, last scrape "
+                                 f"{target.get('lastScrape')}, error {target.get('lastError') or 'none'}")
+            except ServerError as error:
+                parts.append(str(error))
         return "\n".join(parts)
 
 
