@@ -50,7 +50,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import struct
 import subprocess
 import sys
@@ -146,6 +145,13 @@ def check_shipped_files():
     tree = run_tool(["amtool", "config", "routes", "--config.file", ALERTMANAGER_EXAMPLE], "the example route")
     if f'alertname="{ALERT}"' not in tree:
         raise Failure(f"docs/prometheus/alertmanager.yml has no route of its own for {ALERT}:\n{tree}")
+    # The check's ROUTE stands in for the example's (with second-scale timers): keep them in step.
+    with open(ALERTMANAGER_EXAMPLE) as handle:
+        example = handle.read()
+    wanted = "group_by: [" + ", ".join(ROUTE["routes"][0]["group_by"]) + "]"
+    if wanted not in example:
+        raise Failure(f"docs/prometheus/alertmanager.yml no longer groups {ALERT} by `{wanted}`, as "
+                      "check_monitoring.py's ROUTE does: change both together")
     log("ok   shipped rules (promtool check + unit tests), prometheus.yml, alertmanager.yml")
 
 
@@ -193,7 +199,7 @@ def metric_map(servers, name: str) -> dict[tuple[str, str], float]:
     return out
 
 
-METRICS = [  # metric, expected key, compare as derived when the norm is
+METRICS = [  # metric, key of replay.expected_values
     ("gradalert_last_step", "last_step"),
     ("gradalert_gradient_norm", "norm"),
     ("gradalert_gradient_norm_step", "norm_step"),
@@ -341,7 +347,8 @@ def main(argv=None) -> int:
             replay = replaylib.Replay(
                 logdir, [(run, [os.path.join(FIXTURES, src) for src in sources]) for run, sources in RUNS],
                 rate=args.rate, wall_time="now")
-            labels = json.load(open(os.path.join(FIXTURES, "labels.json")))["runs"]
+            with open(os.path.join(FIXTURES, "labels.json")) as handle:
+                labels = json.load(handle)["runs"]
 
             # gradalert first: it starts while Prometheus takes its ~5 s to discover Alertmanager.
             port = serverslib.free_port()
@@ -364,7 +371,10 @@ def main(argv=None) -> int:
             log(f"ok   replayed {total_records} records into {len(replay.files)} files of {len(RUNS)} runs "
                 f"in {took:.1f} s ({args.rate:g} records/s per file)")
 
-            expectations = replaylib.expected_for(replay)
+            try:
+                expectations = replaylib.expected_for(replay)
+            except AssertionError as error:
+                raise Failure(f"the replay changed a value: {error}") from None
             mapping = check_values(servers, expectations)
             check_incidents(servers, replay, expectations, mapping, labels, args)
 
@@ -382,11 +392,16 @@ def main(argv=None) -> int:
         if servers is not None:
             log("\n" + servers.logs())
         return 1
-    except (SetupError, serverslib.ServerError) as error:
+    except SetupError as error:
+        log(f"\nFAILED (setup): {error}")
+        return 2
+    except serverslib.ServerError as error:
         log(f"\nFAILED: {error}")
         if watch is not None:
             log(f"\ngradalert watch log ({watch.log_path}):\n{serverslib.tail(watch.log_path, 40)}")
-        return 1 if isinstance(error, serverslib.ServerError) else 2
+        if servers is not None:
+            log("\n" + servers.logs())
+        return 1
     except KeyboardInterrupt:
         log("\ninterrupted; stopping everything")
         return 130
