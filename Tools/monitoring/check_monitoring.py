@@ -312,8 +312,12 @@ def incidents_counted_and_seen(servers) -> tuple[dict, dict]:
 
 
 def fired_in_prometheus(servers) -> set[tuple]:
+    """Incidents whose alert Prometheus reports firing in /api/v1/alerts (keep_firing_for keeps
+    closed ones there for 10 minutes), or reported firing at some point (its ALERTS series)."""
+    firing = {incident_key(a["labels"]) for a in servers.alerts()
+              if a["labels"].get("alertname") == ALERT and a["state"] == "firing"}
     result = servers.query(f'max_over_time(ALERTS{{alertname="{ALERT}",alertstate="firing"}}[15m])')
-    return {incident_key(s["metric"]) for s in result}
+    return firing | {incident_key(s["metric"]) for s in result}
 
 
 # --- the check --------------------------------------------------------------------------------
