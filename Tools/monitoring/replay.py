@@ -290,12 +290,6 @@ class Replay:
                 self.files.append(FileReplay(run, rank, path, os.path.join(logdir, run, name),
                                              read_records(path), tags))
 
-    @property
-    def steps_per_second(self) -> dict:
-        """Per file, the pace in steps per second that `rate` records per second gives."""
-        return {f.path: self.rate * len({event_fields(r)[1] for r in f.records[1:]}) / max(1, len(f.records) - 1)
-                for f in self.files}
-
     def run(self):
         for replay in self.files:
             os.makedirs(os.path.dirname(replay.path), exist_ok=True)
