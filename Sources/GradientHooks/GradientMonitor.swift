@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CoreMetrics
 import GradientDetection
 import TensorBoardEvents
 
@@ -53,6 +54,13 @@ public final class GradientMonitor {
         public var updateRatio = false
         /// Skip or clip a step whose global norm spikes (`SpikeGuard`); nil: no guard.
         public var spikeGuard: SpikeGuard.Policy?
+        /// The swift-metrics factory the monitor reports through (nil: the one `MetricsSystem` was
+        /// bootstrapped with, a no-op when none was); see `GradientMonitor+Metrics.swift`.
+        public var metricsFactory: (any MetricsFactory)?
+        /// The `run` dimension of those metrics (nil: the logdir's last path component).
+        public var metricsRun: String?
+        /// Also report each parameter's gradient norm (one gauge per parameter).
+        public var metricsLayerNorms = false
         /// Throw from `record` when the event file cannot be written (the default reports it in
         /// `StepReport.writeFailure` and goes on: the job must not die because logging failed).
         public var throwOnWriteFailure = false
@@ -91,6 +99,7 @@ public final class GradientMonitor {
     /// order, for `clipGradNorm` to reuse at the same step (nil once anything may have changed).
     var lastNorms: [Double]?
     private var warned: Set<String> = []
+    private var metrics: MonitorMetrics
 
     public init(logdir: String, options: Options = Options(), onAlert: ((Alert) -> Void)? = nil) throws {
         writer = try SummaryWriter(logdir: logdir, options: options.writer)
@@ -98,6 +107,8 @@ public final class GradientMonitor {
         self.onAlert = onAlert
         assembler = StepAssembler(configuration: options.detector)
         spikeGuard = options.spikeGuard.map(SpikeGuard.init)
+        let run = options.metricsRun ?? logdir.split(separator: "/").last.map(String.init) ?? logdir
+        metrics = MonitorMetrics(factory: options.metricsFactory ?? MetricsSystem.factory, run: run, layerNorms: options.metricsLayerNorms)
     }
 
     // MARK: - Watching
@@ -225,6 +236,7 @@ public final class GradientMonitor {
         let report = StepReport(
             step: step, wallTime: wallTime, globalNorm: global, globalMaxAbs: maxAbs, parameters: measured, alerts: alerts,
             incidentEvents: events, nonFiniteParameters: nonFinite, guardDecision: decision, writeFailure: stepWriteFailure)
+        metrics.record(report, loss: loss, openIncidents: assembler.incidents.last.map { $0.isOpen ? 1 : 0 } ?? 0)
         if let failure = stepWriteFailure {
             writeFailures += 1
             onWriteFailure?(failure)

@@ -1,5 +1,6 @@
 import Foundation
 import GradAlertTestSupport
+import MetricsTestKit
 import Testing
 
 @testable import GradientDetection
@@ -207,5 +208,42 @@ import Testing
         #expect(texts.first?.contains("incident opened at step \(reported[0].step)") == true)
         #expect(texts.first?.contains(reported[0].incident.headline) == true)
         #expect(weights == ["weights/hidden.weight", "weights/hidden.bias", "weights/output.weight", "weights/output.bias"])
+    }
+}
+
+/// The monitor's numbers through swift-metrics: a program that bootstraps a backend gets them.
+@Suite struct MonitorMetricsTests {
+    @Test func reportsThroughSwiftMetrics() throws {
+        let directory = try TemporaryDirectory()
+        let metrics = TestMetrics()
+        var options = GradientMonitor.Options()
+        options.metricsFactory = metrics
+        options.metricsRun = "exp1"
+        options.metricsLayerNorms = true
+        let monitor = try GradientMonitor(logdir: directory.path, options: options)
+        let net = TinyNet(seed: 2, scale: 2)
+        monitor.watch(net)
+        let (inputs, targets) = task(64)
+        var last: GradientMonitor.StepReport?
+        var opened = 0
+        for step in 0..<200 {
+            let loss = net.lossAndGradients(inputs, targets)
+            let report = try monitor.record(step: step, loss: Double(loss))
+            opened += report.incidentEvents.filter { $0.change == .opened }.count
+            last = report
+            if report.shouldSkipStep { break }
+            net.sgd(step < 20 ? 0.05 : 0.05 * pow(1.5, Float(step - 20)))
+        }
+        try monitor.close()
+        let report = try #require(last)
+        let step = try metrics.expectGauge("gradalert_last_step", [("run", "exp1")])
+        #expect(step.lastValue == Double(report.step))
+        let norm = try metrics.expectGauge("gradalert_gradient_norm", [("run", "exp1")]).lastValue
+        #expect(norm.map { $0 == report.globalNorm || ($0.isNaN && report.globalNorm.isNaN) } == true)
+        #expect(opened > 0)
+        let counted = metrics.counters.filter { $0.label == "gradalert_incidents_opened_total" }.map(\.totalValue).reduce(0, +)
+        #expect(counted == Int64(opened))
+        let layer = try metrics.expectGauge("gradalert_layer_gradient_norm", [("run", "exp1"), ("layer", "hidden.weight")])
+        #expect(layer.values.count == report.step + 1)
     }
 }
