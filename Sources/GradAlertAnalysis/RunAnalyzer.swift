@@ -64,6 +64,10 @@ public final class RunAnalyzer {
     /// Records read from files before they joined a stream (their first records).
     private var unplacedRecords = 0
 
+    /// Grows whenever the run changes (records read, a step judged): a caller that keeps derived
+    /// state (metrics) can skip a run whose generation has not moved.
+    public private(set) var generation = 0
+
     /// Intact records read so far (events of any kind).
     public var records: Int { unplacedRecords + streams.reduce(0) { $0 + $1.analysis.eventsConsumed } }
 
@@ -128,6 +132,7 @@ public final class RunAnalyzer {
         if firstRead, !diagnostics[before...].contains(where: { $0.problem == .unreadable }) { readableFiles += 1 }
         state.offset = reader.offset
         files[path] = state
+        generation += 1
         return true
     }
 
@@ -198,7 +203,7 @@ public final class RunAnalyzer {
     /// at a time), so it is judged once a later step arrives, or once a whole poll brings nothing.
     public func completeQuietStreams() {
         for index in streams.indices {
-            if !streams[index].touched { streams[index].analysis.completeStep() }
+            if !streams[index].touched, streams[index].analysis.completeStep() { generation += 1 }
             streams[index].touched = false
         }
     }

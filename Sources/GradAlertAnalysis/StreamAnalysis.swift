@@ -57,6 +57,7 @@ public struct StreamAnalysis {
 
     /// The alerts from the `start`-th on (the ones raised since a caller last looked), in order.
     public func alerts(from start: Int = 0) -> [RunAlert] {
+        guard start < assembler.alerts.count else { return [] }
         let incidents = assembler.incidents
         return assembler.alerts[min(start, assembler.alerts.count)...].map {
             RunAlert(alert: $0.alert, segment: $0.segment, superseded: false, stream: stream, incident: incidentID(incidents[$0.incident]))
@@ -68,7 +69,8 @@ public struct StreamAnalysis {
 
     /// The incident events from the `start`-th on, in order.
     public func events(from start: Int = 0) -> [RunIncidentEvent] {
-        assembler.events[min(start, assembler.events.count)...].map {
+        guard start < assembler.events.count else { return [] }
+        return assembler.events[start...].map {
             RunIncidentEvent(change: $0.change, step: $0.step, incident: RunIncident(run: run, stream: stream, superseded: false, incident: $0.incident))
         }
     }
@@ -144,8 +146,10 @@ public struct StreamAnalysis {
         addRecord(step: event.step, wallTime: event.wallTime)
     }
 
-    /// Judges the pending step (when the data has nothing more for now, or at its end).
-    public mutating func completeStep() {
+    /// Judges the pending step (when the data has nothing more for now, or at its end); returns
+    /// whether there was one.
+    @discardableResult
+    public mutating func completeStep() -> Bool {
         assembler.completeStep()
     }
 

@@ -192,9 +192,10 @@ public struct StepAssembler {
     }
 
     /// Judges the pending step, if any (at the end of a live step, when a file has nothing more
-    /// for now, or at the end of the data).
-    public mutating func completeStep() {
-        guard let step = pendingStep else { return }
+    /// for now, or at the end of the data); returns whether there was one.
+    @discardableResult
+    public mutating func completeStep() -> Bool {
+        guard let step = pendingStep else { return false }
         pendingStep = nil
         defer { pending.removeAll(keepingCapacity: true) }
         // A run that logs per-layer norm scalars and gradient histograms of the same layers (as
@@ -202,7 +203,7 @@ public struct StepAssembler {
         if layerNormCount > 0 && histogramNormCount > 0 {
             pending.removeAll { entries[$0.series].kind == .histogramNorm }
         }
-        guard !pending.isEmpty else { return }
+        guard !pending.isEmpty else { return true }
         addDerivedGlobalNorm(step: step)
         if let sink = pointSink {
             for (index, value) in pending {
@@ -210,7 +211,7 @@ public struct StepAssembler {
                 sink(Point(series: entry.name, role: entry.kind.role, segment: segment, step: step, wallTime: pendingWallTime, value: value))
             }
         }
-        guard detects else { return }
+        guard detects else { return true }
         stepValues.removeAll(keepingCapacity: true)
         // Loss first, as the detector looks at them, so that its series are registered in that order.
         for pass in 0..<2 {
@@ -229,6 +230,7 @@ public struct StepAssembler {
         }
         lastJudgedStep = step
         collectEvents()
+        return true
     }
 
     /// Takes the detector's new incident events, stamped with the segment.

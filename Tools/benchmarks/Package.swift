@@ -44,6 +44,12 @@ let package = Package(
             dependencies: ["BenchSupport", .product(name: "TensorBoardEvents", package: "gradalert")],
             path: "Sources/ReadLogdir"
         ),
+        // Writes the fleet-shaped logdir (1,000 runs x 4 ranks) the watch benchmark follows.
+        .executableTarget(
+            name: "bench-fleet",
+            dependencies: [.product(name: "TensorBoardEvents", package: "gradalert")],
+            path: "Sources/BenchFleet"
+        ),
         // Writes the ~200 MB logdir the reader benchmarks and the peers read.
         .executableTarget(
             name: "bench-logdir",

@@ -91,6 +91,12 @@ rm -f "$out/interleaved.json" "$out/interleaved-single-pages.json"
     --logdir "$out/logdir" --rounds 9 --page-cache single-pages --out "$out/interleaved-single-pages.json" \
     || echo "interleaved rounds (single pages) failed (above); the table will lack them"
 
+echo "==> gradalert watch following a fleet (bench-fleet: 1,000 runs x 4 ranks x 200 steps)"
+rm -rf "$out/fleet"
+"$bin/bench-fleet" "$out/fleet" 1000 4 200 > /dev/null
+"$venv/bin/python" "$here/fleet_bench.py" --gradalert "$root/.build/release/gradalert" --logdir "$out/fleet" \
+    --out "$out/fleet.json" > "$out/fleet.txt" || echo "fleet benchmark failed (see $out/fleet.txt)"
+
 echo "==> ratios"
 interleaved=()
 [[ -f "$out/interleaved.json" ]] && interleaved=(--interleaved "$out/interleaved.json")
@@ -98,4 +104,4 @@ interleaved=()
 "$venv/bin/python" "$here/ratios.py" --swift "$out/one-core/Current_run.jmh.json" \
     --swift-parallel "$out/two-cores/Current_run.jmh.json" --peers "$out/peers.json" \
     --scan "$out/scan.json" --logdir-bytes "$bytes" --cpu "$out/cpu.json" "${interleaved[@]}" --out "$out/ratios.md"
-echo "results: $out (ratios.md, one-core.txt, stats-c.txt, peers.json, scan.json, interleaved.json, cpu.json)"
+echo "results: $out (ratios.md, one-core.txt, stats-c.txt, peers.json, scan.json, interleaved.json, fleet.json, cpu.json)"

@@ -142,9 +142,11 @@ public struct WatchCommand: AsyncParsableCommand {
         var firstPoll = true
         let startedAt = Date().timeIntervalSince1970
         while !stop.requested {
+            let pollStarted = Date().timeIntervalSince1970
             let poll = follower.poll { stop.requested }
+            if stop.requested { break }  // within a second of the signal, even in a long first poll
             report(poll, firstPoll: firstPoll, startedAt: startedAt, colour: colour, totals: &totals)
-            metrics?.update(from: follower, poll: poll)
+            metrics?.update(from: follower, poll: poll, started: pollStarted)
             health.polled(runs: follower.runNames.count, error: poll.error)
             if !poll.interrupted { firstPoll = false }
             var waited = 0.0

@@ -55,12 +55,16 @@ final class FleetMetrics {
     }
 
     private var streams: [StreamKey: StreamSeries] = [:]
+    /// The generation of each run's analyzer when its series were last brought up to date.
+    private var generations: [String: Int] = [:]
     private var incidents: [String: IncidentSeries] = [:]
     private var runs: [String: RunSeries] = [:]
     /// The incident counters of each run (by kind and severity), to drop with it.
     private var openedCounters: [String: [Counter]] = [:]
     private let runCount: Gauge
     private let lastPoll: Gauge
+    private let pollDuration: Gauge
+    private let polls: Counter
     private let watchErrors: Counter
 
     init(layerLimit: Int, incidentGrace: Double) {
@@ -68,23 +72,29 @@ final class FleetMetrics {
         self.incidentGrace = incidentGrace
         runCount = registry.makeGauge(name: "gradalert_runs", help: "Runs followed.")
         lastPoll = registry.makeGauge(name: "gradalert_last_poll_timestamp_seconds", help: "When the last poll ended (Unix seconds).")
+        pollDuration = registry.makeGauge(name: "gradalert_poll_duration_seconds", help: "How long the last poll took, reading and updating these metrics (wall seconds).")
+        polls = registry.makeCounter(name: "gradalert_polls_total", help: "Polls of the log directory.")
         watchErrors = registry.makeCounter(name: "gradalert_watch_errors_total", help: "Polls that could not read the log directory.")
     }
 
-    /// Brings every series up to date after a poll.
-    func update(from follower: LogFollower, poll: LogFollower.Poll, now: Double = Date().timeIntervalSince1970) {
+    /// Brings every series up to date after a poll (`started`: when the poll began).
+    func update(from follower: LogFollower, poll: LogFollower.Poll, started: Double? = nil, now: Double = Date().timeIntervalSince1970) {
         if poll.error != nil { watchErrors.increment() }
         for name in poll.forgotten { forget(run: name) }
         let analyzers = follower.analyzers
         runCount.set(Double(analyzers.count))
-        for (name, analyzer) in analyzers {
+        for (name, analyzer) in analyzers where generations[name] != analyzer.generation {
+            generations[name] = analyzer.generation
             updateRun(name, analyzer)
             for stream in 0..<analyzer.streamCount {
                 updateStream(StreamKey(run: name, stream: stream), analyzer.stream(stream), now: now)
             }
         }
         expireIncidents(now: now)
-        lastPoll.set(now)
+        let end = Date().timeIntervalSince1970
+        lastPoll.set(end)
+        if let started { pollDuration.set(end - started) }
+        polls.increment()
     }
 
     private func updateRun(_ name: String, _ analyzer: RunAnalyzer) {
@@ -223,6 +233,7 @@ final class FleetMetrics {
 
     /// A run gone from the logdir: every series of it goes.
     private func forget(run name: String) {
+        generations[name] = nil
         if let series = runs.removeValue(forKey: name) {
             registry.unregisterGauge(series.verdict)
             registry.unregisterCounter(series.damaged)

@@ -7,10 +7,14 @@ final class StopSignal: @unchecked Sendable {
     private var flag = false
     private var sources: [any DispatchSourceSignal] = []
 
+    /// A queue of its own: the global queues' threads may all be busy reading logs (a first poll
+    /// uses every core), and the signal must be seen at once.
+    private let queue = DispatchQueue(label: "gradalert.stop-signal")
+
     init() {
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
             source.setEventHandler { [weak self] in self?.request() }
             source.resume()
             sources.append(source)

@@ -51,3 +51,43 @@ func fileSize(atPath path: String) -> Int? {
     var info = stat()
     return stat(path, &info) == 0 ? Int(info.st_size) : nil
 }
+
+/// What a directory entry is, as far as finding runs needs to know.
+enum DirectoryEntryKind {
+    case directory
+    /// A regular file or a symbolic link (to a file, as run discovery takes it: links to
+    /// directories are not followed).
+    case fileOrLink
+    case other
+}
+
+/// The names in a directory and what each is, from one pass of readdir (no stat per entry, except
+/// for the rare file system that does not say the type); nil if it cannot be opened.
+func directoryEntries(_ path: String) -> [(name: String, kind: DirectoryEntryKind)]? {
+    guard let directory = opendir(path) else { return nil }
+    defer { closedir(directory) }
+    var entries: [(String, DirectoryEntryKind)] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafePointer(to: &entry.pointee.d_name) {
+            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
+        if name == "." || name == ".." { continue }
+        let kind: DirectoryEntryKind
+        switch Int32(entry.pointee.d_type) {
+        case Int32(DT_DIR): kind = .directory
+        case Int32(DT_REG), Int32(DT_LNK): kind = .fileOrLink
+        case Int32(DT_UNKNOWN):
+            var info = stat()
+            let full = path.hasSuffix("/") ? path + name : path + "/" + name
+            guard lstat(full, &info) == 0 else { continue }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR: kind = .directory
+            case S_IFREG, S_IFLNK: kind = .fileOrLink
+            default: kind = .other
+            }
+        default: kind = .other
+        }
+        entries.append((name, kind))
+    }
+    return entries
+}

@@ -33,7 +33,16 @@ public enum LogDirectory {
 
     /// True for names TensorBoard treats as event files.
     public static func isEventFileName(_ name: String) -> Bool {
-        name.contains("tfevents") && !name.hasSuffix(".profile-empty")
+        // On the UTF-8 bytes: a logdir of thousands of runs is listed every poll.
+        let bytes = name.utf8
+        let marker = "tfevents".utf8
+        guard bytes.count >= marker.count, !name.hasSuffix(".profile-empty") else { return false }
+        var start = bytes.startIndex
+        while bytes.distance(from: start, to: bytes.endIndex) >= marker.count {
+            if bytes[start...].starts(with: marker) { return true }
+            start = bytes.index(after: start)
+        }
+        return false
     }
 
     /// The runs under `path`, sorted by name. A path naming a file is a run of that one file.
@@ -51,18 +60,17 @@ public enum LogDirectory {
     }
 
     private static func collect(directory: String, relative: String, into runs: inout [Run]) {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        // One readdir pass, no stat per entry: following a logdir of thousands of runs lists it
+        // every poll.
+        guard let entries = directoryEntries(directory) else { return }
         var files: [String] = []
         var subdirectories: [String] = []
-        for name in names {
-            let full = directory.hasSuffix("/") ? directory + name : directory + "/" + name
-            guard let attributes = try? FileManager.default.attributesOfItem(atPath: full),
-                let type = attributes[.type] as? FileAttributeType
-            else { continue }
-            if type == .typeDirectory {
-                subdirectories.append(name)
-            } else if (type == .typeRegular || type == .typeSymbolicLink) && isEventFileName(name) {
-                files.append(full)
+        for (name, kind) in entries {
+            switch kind {
+            case .directory: subdirectories.append(name)
+            case .fileOrLink where isEventFileName(name):
+                files.append(directory.hasSuffix("/") ? directory + name : directory + "/" + name)
+            default: break
             }
         }
         // `gzip -k` leaves the original beside its copy: read it once, from the uncompressed file
