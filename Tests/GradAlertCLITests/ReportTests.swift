@@ -212,7 +212,7 @@ func reportCommand(_ arguments: [String]) async throws -> (status: Int32, output
         let body = try #require(Self.between(html, "<tbody>", "</tbody>"))
         #expect(Self.count("<tr>", in: body) == 1_000)
         #expect(Self.count("<details class=\"run\"", in: html) == 10)
-        #expect(html.contains("1000 runs: with more than 200, healthy runs are listed in this table only"))
+        #expect(html.contains("1000 runs: with more than 200, healthy runs are listed in the table only"))
         // The ten alerting runs lead the table.
         let rows = body.components(separatedBy: "<tr>").dropFirst()
         #expect(rows.prefix(10).allSatisfy { $0.contains("v-nonfinite") })

@@ -10,7 +10,7 @@ import GradientDetection
 /// (`<details>`) per drawn run. Size is bounded: a table row is about 0.25 KB, and at most
 /// `drawnRunLimit` runs are drawn; beyond that many runs, healthy runs get their table row only
 /// (`ReportRun.analyse` does not draw them), and alerting runs past the limit are listed, not
-/// drawn. A line under the table says so.
+/// drawn. A line above the table says so.
 struct ReportPage {
     var paths: [String]
     var runs: [ReportRun]
@@ -38,16 +38,15 @@ struct ReportPage {
         let megabytes = Double(runs.reduce(0) { $0 + $1.report.bytes }) / 1e6
         html += " · \(ScanText.count(files, "file")), \(NumberFormat.fixed(megabytes, decimals: 2)) MB · gradalert \(GradAlert.version)</p>\n"
 
+        if runs.count > Self.drawnRunLimit {
+            html += "<p class=\"note\">\(runs.count) runs: with more than \(Self.drawnRunLimit), healthy runs are listed in the table only, "
+            html += "and at most \(Self.drawnRunLimit) runs are drawn (\(drawn.count) here; \(runs.count - drawn.count) listed only). "
+            html += "<code>gradalert report</code> on a sub-folder draws its runs.</p>\n"
+        }
         html += "<table class=\"runs\"><thead><tr><th>run</th><th>verdict</th><th class=\"n\">incidents</th><th class=\"n\">first incident</th>"
         html += "<th>origin layer</th><th class=\"n\">peak global norm</th><th class=\"n\">final loss</th></tr></thead>\n<tbody>\n"
         for run in ordered { html += row(run, linked: drawn.contains(run.index)) }
         html += "</tbody></table>\n"
-        let undrawn = runs.count - drawn.count
-        if runs.count > Self.drawnRunLimit {
-            html += "<p class=\"note\">\(runs.count) runs: with more than \(Self.drawnRunLimit), healthy runs are listed in this table only, "
-            html += "and at most \(Self.drawnRunLimit) runs are drawn (\(drawn.count) here; \(undrawn) listed only). "
-            html += "<code>gradalert report</code> on a sub-folder draws its runs.</p>\n"
-        }
 
         html += "<h2>Runs</h2>\n"
         for run in ordered where drawn.contains(run.index) {
