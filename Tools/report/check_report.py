@@ -117,9 +117,9 @@ def problems_in_events(events, page_url):
     return problems
 
 
-def expected_from_scan(gradalert, logdir):
+def expected_from_scan(gradalert, logdir, cwd):
     out = subprocess.run([gradalert, "scan", logdir, "--format", "json", "--fail-on", "never"],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, cwd=cwd)
     if out.returncode != 0:
         raise SystemExit("check_report: gradalert scan failed (%d): %s" % (out.returncode, out.stderr.strip()))
     runs = json.loads(out.stdout)["runs"]
@@ -171,7 +171,7 @@ def check(measured, expected):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("gradalert", help="the gradalert binary")
-    parser.add_argument("--logdir", default=os.path.join(ROOT, "Tests", "Fixtures", "training"))
+    parser.add_argument("--logdir", help="the logdir to report on (default: Tests/Fixtures/training)")
     parser.add_argument("--page", help="check this page instead of writing one")
     parser.add_argument("--screenshot", help="save the top of the page here (PNG)")
     parser.add_argument("--docs", help="save the documentation's pictures (report-*.png) in this folder")
@@ -182,21 +182,24 @@ def main():
     args = parser.parse_args()
 
     started = time.monotonic()
-    if not (os.path.isfile(args.gradalert) and os.access(args.gradalert, os.X_OK)):
+    gradalert = os.path.abspath(args.gradalert)
+    if not (os.path.isfile(gradalert) and os.access(gradalert, os.X_OK)):
         print("check_report: no gradalert binary at %s" % args.gradalert, file=sys.stderr)
         return 2
+    # The fixtures are named relative to the repository, as the page then shows them.
+    logdir, cwd = (os.path.abspath(args.logdir), None) if args.logdir else ("Tests/Fixtures/training", ROOT)
     work = tempfile.mkdtemp(prefix="gradalert-report-check.")
     page = args.page
     if not page:
         page = os.path.join(work, "report.html")
-        out = subprocess.run([args.gradalert, "report", args.logdir, "-o", page, "--fail-on", "never"],
-                             capture_output=True, text=True, timeout=600)
+        out = subprocess.run([gradalert, "report", logdir, "-o", page, "--fail-on", "never"],
+                             capture_output=True, text=True, timeout=600, cwd=cwd)
         if out.returncode != 0 or not os.path.isfile(page):
             print("check_report: gradalert report failed (%d): %s" % (out.returncode, out.stderr.strip()), file=sys.stderr)
             return 1
         print(out.stdout.strip())
     size = os.path.getsize(page)
-    expected = expected_from_scan(args.gradalert, args.logdir)
+    expected = expected_from_scan(gradalert, logdir, cwd)
     page_url = "file://" + os.path.abspath(page)
 
     try:
