@@ -53,7 +53,7 @@ MEASURE = r"""(() => {
       return {x: b.x, y: b.y, w: b.width, h: b.height, length: p.classList.contains('line') ? p.getTotalLength() : 0};
     });
     return {kind: svg.classList[1], size: box(svg), frame: f ? {x: f.x, y: f.y, w: f.width, h: f.height} : null,
-            lines: lines, section: (svg.closest('details.run') || {}).id || null};
+            lines: lines, empty: !!svg.querySelector('text.empty'), section: (svg.closest('details.run') || {}).id || null};
   });
   return {
     ready: document.readyState,
@@ -155,8 +155,8 @@ def check(measured, expected):
         if chart["size"][0] < 100 or chart["size"][1] < 40:
             problems.append("%s is laid out at %.0fx%.0f px" % (where, chart["size"][0], chart["size"][1]))
         if chart["kind"] in ("norm", "loss"):
-            if not chart["lines"]:
-                problems.append("%s draws no line" % where)
+            if not chart["lines"] and not chart["empty"]:
+                problems.append("%s draws no line, and does not say it has no finite value" % where)
             frame = chart["frame"]
             for line in chart["lines"]:
                 if frame and (line["x"] < frame["x"] - 1 or line["y"] < frame["y"] - 1 or
