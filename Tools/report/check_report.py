@@ -186,9 +186,16 @@ def main():
     if not (os.path.isfile(gradalert) and os.access(gradalert, os.X_OK)):
         print("check_report: no gradalert binary at %s" % args.gradalert, file=sys.stderr)
         return 2
+    work = tempfile.mkdtemp(prefix="gradalert-report-check.")
+    try:
+        return run_checks(args, gradalert, work, started)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_checks(args, gradalert, work, started):
     # The fixtures are named relative to the repository, as the page then shows them.
     logdir, cwd = (os.path.abspath(args.logdir), None) if args.logdir else ("Tests/Fixtures/training", ROOT)
-    work = tempfile.mkdtemp(prefix="gradalert-report-check.")
     page = args.page
     if not page:
         page = os.path.join(work, "report.html")
@@ -236,7 +243,6 @@ def main():
         return 1
     finally:
         browser.close()
-        shutil.rmtree(work, ignore_errors=True)
 
     charts = measured["charts"]
     summary = "%d runs, %d sections, %d norm / %d loss / %d heatmap charts, %d KB, %.1f s" % (
