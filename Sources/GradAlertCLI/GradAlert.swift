@@ -15,12 +15,13 @@ public struct GradAlert: AsyncParsableCommand {
             Examples:
               gradalert demo                 train networks that explode, and each remedy
               gradalert scan runs/           did anything explode, where, since when?
+              gradalert report runs/         the same as one HTML page with charts
               gradalert watch runs/          alerts while training runs
               gradalert export runs/         the gradient and loss series, as CSV
               gradalert inspect runs/exp1    every record, every damaged spot
             """,
         version: version,
-        subcommands: [Scan.self, WatchCommand.self, Export.self, Inspect.self, Demo.self]
+        subcommands: [Scan.self, Report.self, WatchCommand.self, Export.self, Inspect.self, Demo.self]
     )
 
     public init() {}

@@ -57,6 +57,16 @@ public struct Scan: AsyncParsableCommand {
 
     public enum FailOn: String, ExpressibleByArgument, CaseIterable, Sendable {
         case warning, critical, never
+
+        /// The exit status for runs with these verdicts (scan and report): warning fails on any
+        /// verdict but healthy, critical on exploding or nonfinite, never on nothing.
+        func exitStatus(for verdicts: [RunReport.Verdict]) -> Int32 {
+            switch self {
+            case .never: ExitStatus.success
+            case .warning: verdicts.allSatisfy { $0 == .healthy } ? ExitStatus.success : ExitStatus.found
+            case .critical: verdicts.contains { $0 >= .exploding } ? ExitStatus.found : ExitStatus.success
+            }
+        }
     }
 
     @Argument(help: "Log directories or event files.")
@@ -109,11 +119,6 @@ public struct Scan: AsyncParsableCommand {
             let colour = interactive && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
             output.write(ScanText(colour: colour, listAlerts: listAlerts).report(result, paths: paths))
         }
-        let verdicts = result.reports.map(\.verdict)
-        switch failOn {
-        case .never: return ExitStatus.success
-        case .warning: return verdicts.allSatisfy { $0 == .healthy } ? ExitStatus.success : ExitStatus.found
-        case .critical: return verdicts.contains { $0 >= .exploding } ? ExitStatus.found : ExitStatus.success
-        }
+        return failOn.exitStatus(for: result.reports.map(\.verdict))
     }
 }
