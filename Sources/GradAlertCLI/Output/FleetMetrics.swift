@@ -70,11 +70,11 @@ final class FleetMetrics {
     init(layerLimit: Int, incidentGrace: Double) {
         self.layerLimit = layerLimit
         self.incidentGrace = incidentGrace
-        runCount = registry.makeGauge(name: "gradalert_runs", help: "Runs followed.")
-        lastPoll = registry.makeGauge(name: "gradalert_last_poll_timestamp_seconds", help: "When the last poll ended (Unix seconds).")
-        pollDuration = registry.makeGauge(name: "gradalert_poll_duration_seconds", help: "How long the last poll took, reading and updating these metrics (wall seconds).")
-        polls = registry.makeCounter(name: "gradalert_polls_total", help: "Polls of the log directory.")
-        watchErrors = registry.makeCounter(name: "gradalert_watch_errors_total", help: "Polls that could not read the log directory.")
+        runCount = registry.makeGauge(descriptor: .named("gradalert_runs", help: "Runs followed."))
+        lastPoll = registry.makeGauge(descriptor: .named("gradalert_last_poll_timestamp_seconds", help: "When the last poll ended (Unix seconds)."))
+        pollDuration = registry.makeGauge(descriptor: .named("gradalert_poll_duration_seconds", help: "How long the last poll took, reading and updating these metrics (wall seconds)."))
+        polls = registry.makeCounter(descriptor: .named("gradalert_polls_total", help: "Polls of the log directory."))
+        watchErrors = registry.makeCounter(descriptor: .named("gradalert_watch_errors_total", help: "Polls that could not read the log directory."))
     }
 
     /// Brings every series up to date after a poll (`started`: when the poll began).
@@ -101,14 +101,14 @@ final class FleetMetrics {
         let report = analyzer.report()
         let verdict = report.verdict.rawValue
         var series = runs[name] ?? RunSeries(
-            verdict: registry.makeGauge(name: "gradalert_run_verdict", labels: [("run", name), ("verdict", verdict)], help: Self.verdictHelp),
+            verdict: registry.makeGauge(descriptor: .named("gradalert_run_verdict", help: Self.verdictHelp), labels: [("run", name), ("verdict", verdict)]),
             verdictName: verdict,
-            damaged: registry.makeCounter(name: "gradalert_damaged_records_total", labels: [("run", name)], help: "Damaged spots found in the run's files (a bad CRC, a record that is not an Event...)."),
-            bytes: registry.makeCounter(name: "gradalert_read_bytes_total", labels: [("run", name)], help: "Bytes of event files read."),
-            records: registry.makeCounter(name: "gradalert_read_records_total", labels: [("run", name)], help: "Intact records read."))
+            damaged: registry.makeCounter(descriptor: .named("gradalert_damaged_records_total", help: "Damaged spots found in the run's files (a bad CRC, a record that is not an Event...)."), labels: [("run", name)]),
+            bytes: registry.makeCounter(descriptor: .named("gradalert_read_bytes_total", help: "Bytes of event files read."), labels: [("run", name)]),
+            records: registry.makeCounter(descriptor: .named("gradalert_read_records_total", help: "Intact records read."), labels: [("run", name)]))
         if series.verdictName != verdict {
             registry.unregisterGauge(series.verdict)
-            series.verdict = registry.makeGauge(name: "gradalert_run_verdict", labels: [("run", name), ("verdict", verdict)], help: Self.verdictHelp)
+            series.verdict = registry.makeGauge(descriptor: .named("gradalert_run_verdict", help: Self.verdictHelp), labels: [("run", name), ("verdict", verdict)])
             series.verdictName = verdict
         }
         series.verdict.set(1.0)
@@ -132,9 +132,9 @@ final class FleetMetrics {
     private func updateStream(_ key: StreamKey, _ analysis: StreamAnalysis, now: Double) {
         let labels = [("run", key.run), ("stream", String(key.stream))]
         var series = streams[key] ?? StreamSeries(
-            lastStep: registry.makeGauge(name: "gradalert_last_step", labels: labels, help: "The last step read."),
-            lastStepTime: registry.makeGauge(name: "gradalert_last_step_timestamp_seconds", labels: labels, help: "The wall time written with the last step read (Unix seconds)."),
-            openIncidents: registry.makeGauge(name: "gradalert_open_incidents", labels: labels, help: "Incidents open now."))
+            lastStep: registry.makeGauge(descriptor: .named("gradalert_last_step", help: "The last step read."), labels: labels),
+            lastStepTime: registry.makeGauge(descriptor: .named("gradalert_last_step_timestamp_seconds", help: "The wall time written with the last step read (Unix seconds)."), labels: labels),
+            openIncidents: registry.makeGauge(descriptor: .named("gradalert_open_incidents", help: "Incidents open now."), labels: labels))
         let assembler = analysis.assembler
         if let latest = assembler.latestStep {
             series.lastStep.set(Double(latest.step))
@@ -143,14 +143,14 @@ final class FleetMetrics {
         let values = assembler.latestValues
         if let global = values.first(where: { $0.kind == .scalar(.globalGradientNorm) }) {
             if series.norm == nil {
-                series.norm = registry.makeGauge(name: "gradalert_gradient_norm", labels: labels, help: "The last global gradient norm (logged, or computed from the layers' norms).")
-                series.normStep = registry.makeGauge(name: "gradalert_gradient_norm_step", labels: labels, help: "The step of gradalert_gradient_norm.")
+                series.norm = registry.makeGauge(descriptor: .named("gradalert_gradient_norm", help: "The last global gradient norm (logged, or computed from the layers' norms)."), labels: labels)
+                series.normStep = registry.makeGauge(descriptor: .named("gradalert_gradient_norm_step", help: "The step of gradalert_gradient_norm."), labels: labels)
             }
             series.norm?.set(Self.exposable(global.latest.value))
             series.normStep?.set(Double(global.latest.step))
         }
         if let loss = values.first(where: { $0.kind == .scalar(.loss) }) {
-            if series.loss == nil { series.loss = registry.makeGauge(name: "gradalert_loss", labels: labels, help: "The last loss.") }
+            if series.loss == nil { series.loss = registry.makeGauge(descriptor: .named("gradalert_loss", help: "The last loss."), labels: labels) }
             series.loss?.set(Self.exposable(loss.latest.value))
         }
         updateLayers(&series, key: key, values: values)
@@ -160,9 +160,8 @@ final class FleetMetrics {
             if event.change == .opened {
                 let first = event.incident.alerts.first
                 let counter = registry.makeCounter(
-                    name: "gradalert_incidents_opened_total",
-                    labels: labels + [("kind", first?.kind.rawValue ?? ""), ("severity", event.incident.severity.rawValue)],
-                    help: "Incidents opened, by the kind and severity they opened with.")
+                    descriptor: .named("gradalert_incidents_opened_total", help: "Incidents opened, by the kind and severity they opened with."),
+                    labels: labels + [("kind", first?.kind.rawValue ?? ""), ("severity", event.incident.severity.rawValue)])
                 counter.increment()
                 if !(openedCounters[key.run] ?? []).contains(where: { $0 === counter }) { openedCounters[key.run, default: []].append(counter) }
             }
@@ -186,9 +185,8 @@ final class FleetMetrics {
         }
         for layer in chosen {
             let gauge = series.layers[layer.name] ?? registry.makeGauge(
-                name: "gradalert_layer_gradient_norm",
-                labels: [("run", key.run), ("stream", String(key.stream)), ("layer", Incident.layerName(layer.name))],
-                help: "The last gradient norm of a layer (the largest ones, --metrics-layers of them).")
+                descriptor: .named("gradalert_layer_gradient_norm", help: "The last gradient norm of a layer (the largest ones, --metrics-layers of them)."),
+                labels: [("run", key.run), ("stream", String(key.stream)), ("layer", Incident.layerName(layer.name))])
             gauge.set(Self.exposable(layer.latest.value))
             series.layers[layer.name] = gauge
         }
@@ -205,10 +203,9 @@ final class FleetMetrics {
             if let old = series?.gauge { registry.unregisterGauge(old) }
             let kind = incident.alerts.first { $0.severity == incident.severity }?.kind ?? incident.kinds.first ?? .spike
             let gauge = registry.makeGauge(
-                name: "gradalert_incident_open",
+                descriptor: .named("gradalert_incident_open", help: "1 while an incident is open, 0 for a while after it closed."),
                 labels: [("run", entry.run), ("stream", String(entry.stream)), ("incident", entry.id),
-                         ("severity", incident.severity.rawValue), ("kind", kind.rawValue), ("origin", incident.originLayer ?? "")],
-                help: "1 while an incident is open, 0 for a while after it closed.")
+                         ("severity", incident.severity.rawValue), ("kind", kind.rawValue), ("origin", incident.originLayer ?? "")])
             series = IncidentSeries(gauge: gauge, severity: incident.severity, closedAt: nil)
         }
         if change == .closed {
@@ -252,5 +249,12 @@ final class FleetMetrics {
             incidents[id] = nil
         }
         for counter in openedCounters.removeValue(forKey: name) ?? [] { registry.unregisterCounter(counter) }
+    }
+}
+
+extension MetricNameDescriptor {
+    /// A metric's full name (ours carry their unit in the name already) and its help text.
+    static func named(_ name: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 }
