@@ -18,8 +18,9 @@ public struct Experiment: Sendable {
         case rmsprop(learningRate: Float)
     }
 
+    /// `<cause>/<variant>`: the run's folder under the demo's logdir.
     public var name: String
-    /// What this run changes, in words ("baseline" for a baseline).
+    /// What this run changes from its cause's baseline, in words (for a baseline: what it is).
     public var change: String
     /// The remedy family it tries, if any.
     public var remedy: Remedy?
@@ -35,6 +36,13 @@ public struct Experiment: Sendable {
     public var labelSmoothing: Float = 0
     public var recurrentScale: Float = 1.45
     public var batch = 32
+    /// The scale of the spirals' inputs (1: coordinates within ±1; larger: raw, unnormalised).
+    public var inputScale: Float = 1
+    /// A residual branch's output is multiplied by this (1: plain x + f(x)).
+    public var residualScale: Float = 1
+    /// The loss as a hand-written softmax would compute it: exp of the raw logits, then the log of
+    /// their ratio — which overflows once a logit passes about 88 in float32.
+    public var naiveSoftmax = false
 
     public init(name: String, change: String, remedy: Remedy? = nil) {
         self.name = name

@@ -202,15 +202,27 @@ public final class Sequential: Layer {
     }
 }
 
-/// x + f(x): the gradient has a path that skips f.
+/// x + α·f(x): the gradient has a path that skips f. A deep stack of them keeps its activations in
+/// range when α is small (1/√depth, as GPT-2's and Fixup's initialisations scale the branches).
 public final class Residual: Layer {
     public let body: Sequential
+    public let scale: Float
 
-    public init(_ body: Sequential) { self.body = body }
+    public init(_ body: Sequential, scale: Float = 1) {
+        self.body = body
+        self.scale = scale
+    }
 
     public var parameters: [Parameter] { body.parameters }
 
-    public func forward(_ input: Matrix) -> Matrix { input + body.forward(input) }
+    public func forward(_ input: Matrix) -> Matrix { input + scaled(body.forward(input)) }
 
-    public func backward(_ outputGradient: Matrix) -> Matrix { outputGradient + body.backward(outputGradient) }
+    public func backward(_ outputGradient: Matrix) -> Matrix { outputGradient + body.backward(scaled(outputGradient)) }
+
+    private func scaled(_ matrix: Matrix) -> Matrix {
+        guard scale != 1 else { return matrix }
+        var result = matrix
+        for index in result.values.indices { result.values[index] *= scale }
+        return result
+    }
 }

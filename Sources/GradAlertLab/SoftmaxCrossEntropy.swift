@@ -29,6 +29,28 @@ public enum SoftmaxCrossEntropy {
         return (loss, gradient)
     }
 
+    /// The same loss as a hand-written softmax computes it: the probabilities as exp(logit) over the
+    /// sum of exps, with no shift by the largest logit, then −Σ target·log(probability). Exact for
+    /// small logits; once a logit passes about 88, expf overflows to +Inf and the probabilities,
+    /// the loss and every gradient become NaN.
+    public static func naiveLossAndGradient(logits: Matrix, labels: [Int], smoothing: Float = 0) -> (loss: Float, gradient: Matrix) {
+        let classes = logits.columns
+        var gradient = logits
+        var loss: Float = 0
+        let batch = Float(logits.rows)
+        for row in 0..<logits.rows {
+            var total: Float = 0
+            for column in 0..<classes { total += expf(logits[row, column]) }
+            for column in 0..<classes {
+                let probability = expf(logits[row, column]) / total
+                let target = (column == labels[row] ? 1 - smoothing : 0) + smoothing / Float(classes)
+                if target > 0 { loss -= target * logf(probability) / batch }
+                gradient[row, column] = (probability - target) / batch
+            }
+        }
+        return (loss, gradient)
+    }
+
     /// Fraction of rows whose largest logit is the label.
     public static func accuracy(logits: Matrix, labels: [Int]) -> Float {
         var correct = 0

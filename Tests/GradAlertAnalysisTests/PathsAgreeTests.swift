@@ -27,7 +27,7 @@ import Testing
 
     @Test func demoRunsAlertTheSameLiveAndFromFiles() async throws {
         let folder = try TemporaryDirectory("gradalert-paths")
-        let names = ["mlp-baseline", "mlp-kaiming", "rnn-baseline", "mlp-lower-lr", "rnn-tanh"]
+        let names = ["lr-too-high/baseline", "lr-too-high/clip", "unbounded-activation/baseline", "lr-too-high/lower-lr", "unbounded-activation/tanh"]
         let experiments = Lab.experiments().filter { names.contains($0.name) }
         #expect(experiments.count == names.count)
         var live: [String: [Alert]] = [:]
@@ -42,11 +42,11 @@ import Testing
             #expect(report.alerts.map { Self.describe($0.alert) } == liveAlerts.map(Self.describe), "\(name)")
         }
         // The runs are what the test says they are: NaN, an explosion, healthy.
-        #expect(reports["mlp-baseline"]?.verdict == .nonfinite)
-        #expect(reports["rnn-baseline"]?.verdict == .nonfinite)
-        #expect(reports["mlp-kaiming"]?.verdict == .exploding)
-        #expect(reports["mlp-lower-lr"]?.verdict == .healthy)
-        #expect(reports["rnn-tanh"]?.verdict == .healthy)
+        #expect(reports["lr-too-high/baseline"]?.verdict == .nonfinite)
+        #expect(reports["unbounded-activation/baseline"]?.verdict == .nonfinite)
+        #expect(reports["lr-too-high/clip"]?.verdict == .exploding)
+        #expect(reports["lr-too-high/lower-lr"]?.verdict == .healthy)
+        #expect(reports["unbounded-activation/tanh"]?.verdict == .healthy)
         // Origins are named at the moment of the alert, so some alerts have one and the live
         // reports carry it too.
         #expect(live.values.joined().contains { $0.origin != nil })

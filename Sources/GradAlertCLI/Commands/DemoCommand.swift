@@ -5,32 +5,42 @@ import Foundation
 import GradAlertLab
 import TensorBoardEvents
 
-/// `gradalert demo`: real training that explodes, and what each remedy does about it.
+/// `gradalert demo`: each cause of exploding gradients, trained for real, and what each remedy does
+/// about it.
 public struct Demo: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
-        abstract: "Train small real networks that explode, and one run per remedy; then scan them.",
+        abstract: "Train real networks that explode, one cause at a time, and the remedies for each; scan them; write a report.",
         discussion: """
-            Trains, with gradalert's own small neural-network library (hand-written \
-            backpropagation, checked by finite differences in the tests):
+            For each cause of exploding gradients, trains a baseline that explodes for that reason \
+            and nothing else, then the same run with each remedy that addresses it (and one that \
+            does not, where that teaches something), each changing one thing:
 
-              mlp-baseline   a deep plain-ReLU MLP, weights too large, learning rate too high
-              mlp-*          the same, changing one thing each: lower learning rate, clipping, \
-            Kaiming initialisation, GELU, LayerNorm, residual connections, Adam, RMSProp, label \
-            smoothing
-              rnn-baseline   a ReLU recurrent net on 40-step sequences (the classic explosion)
-              rnn-*          the same with clipping, and with tanh and smaller recurrent weights
+              lr-too-high            learning rate too high: lower it, clip, Adam, RMSProp
+              init-too-large         weights initialised too large: He init, LayerNorm
+              too-deep               a net too deep: residual connections, LayerNorm, clipping
+              unbounded-activation   a ReLU recurrent net: tanh, clipping, LeakyReLU
+              no-normalisation       raw, unnormalised inputs: LayerNorm, a lower learning rate
+              overconfident-logits   hard targets and a hand-written softmax: label smoothing
 
-            Each run logs through GradientMonitor (norms, histograms, loss, alerts as text, and a \
-            gradient-flow image) into LOGDIR/<run>, then the logdir is scanned with the same code \
-            as `gradalert scan` and one table is printed. Runs use every core.
+            The networks are gradalert's own small library (hand-written backpropagation, \
+            checked by finite differences in the tests); everything is deterministic for a seed. \
+            Each run logs through GradientMonitor (norms, histograms, loss, incidents as text, a \
+            gradient-flow image) into LOGDIR/<cause>/<run>. Then the logdir is scanned with the \
+            same code as `gradalert scan`, one table per cause says what each remedy did \
+            ("fixed", "delayed the explosion to step N", "did not help"...), computed from the \
+            scan, and the report of `gradalert report` is written to \
+            LOGDIR/gradalert-report.html. Runs use every core.
 
-            Example:
+            docs/remedies.md explains each remedy and names the run that shows it.
+
+            Examples:
               gradalert demo
-              gradalert demo --only mlp-baseline --only mlp-clip --steps 400
+              gradalert demo --only lr-too-high
+              gradalert demo --only too-deep/baseline --only too-deep/residual --steps 500
             """
     )
 
-    @Option(help: "Where to write the runs (each run's folder is replaced).")
+    @Option(help: "Where to write the runs (each run's folder is replaced) and the report.")
     public var logdir: String = "runs/gradalert-demo"
 
     @Option(help: "Training steps per run.")
@@ -39,16 +49,17 @@ public struct Demo: AsyncParsableCommand {
     @Option(help: "Random seed (data, initialisation, batches).")
     public var seed: UInt64 = 1
 
-    @Option(name: .customLong("only"), help: ArgumentHelp("Run only these experiments (repeatable).", valueName: "name"))
+    @Option(name: .customLong("only"), help: ArgumentHelp("Run only these causes or runs (repeatable): a cause (lr-too-high) or one run (lr-too-high/clip).", valueName: "name"))
     public var only: [String] = []
 
     public init() {}
 
     public mutating func validate() throws {
         guard steps >= 10, steps <= 100_000 else { throw ValidationError("--steps must be between 10 and 100000") }
-        let known = Set(Lab.experiments().map(\.name))
+        let causes = Lab.causes()
+        let known = Set(causes.map(\.id) + causes.flatMap(\.experiments).map(\.name))
         for name in only where !known.contains(name) {
-            throw ValidationError("unknown experiment '\(name)'; choose from: \(Lab.experiments().map(\.name).joined(separator: ", "))")
+            throw ValidationError("unknown cause or run '\(name)'; causes: \(causes.map(\.id).joined(separator: ", ")); runs: <cause>/baseline, or one of \(causes.flatMap(\.remedies).map(\.name).joined(separator: ", "))")
         }
     }
 
@@ -59,10 +70,19 @@ public struct Demo: AsyncParsableCommand {
         if status != ExitStatus.success { throw ExitCode(status) }
     }
 
+    /// The runs `--only` asks for (all of them without it), cause by cause.
+    var experiments: [Experiment] {
+        Lab.causes().flatMap { cause in
+            cause.experiments.filter { only.isEmpty || only.contains(cause.id) || only.contains($0.name) }
+        }
+    }
+
     public func execute(output: inout some TextOutputStream) async throws -> Int32 {
-        let experiments = Lab.experiments().filter { only.isEmpty || only.contains($0.name) }
+        let causes = Lab.causes()
+        let experiments = self.experiments
         let started = ContinuousClock.now
-        output.write("gradalert demo: training \(experiments.count) runs for \(steps) steps each into \(logdir)\n")
+        let causeCount = causes.filter { cause in experiments.contains { $0.name.hasPrefix(cause.id + "/") } }.count
+        output.write("gradalert demo: \(causeCount) cause\(causeCount == 1 ? "" : "s") of exploding gradients, \(experiments.count) runs of \(steps) steps, into \(logdir)\n")
         for experiment in experiments {
             try? FileManager.default.removeItem(atPath: logdir + "/" + experiment.name)
         }
@@ -73,42 +93,45 @@ public struct Demo: AsyncParsableCommand {
         let results = try outcomes.map { try $0.get() }
         let trained = ContinuousClock.now - started
 
-        // Scan what was written, with the same code as `gradalert scan`.
+        // Scan what was written with the same code as `gradalert report` (and so `scan`), drawing
+        // each run for the report as it goes.
         let names = Set(experiments.map(\.name))
         let runs = try RunDiscovery.runs(under: [logdir]).filter { names.contains($0.name) }
-        let scan = await LogScanner(classifier: try TagClassifier(), configuration: DetectorConfiguration()).scan(runs: runs)
-        output.write(Self.table(results: results, reports: scan.reports))
-        let seconds = Double(trained.components.seconds) + Double(trained.components.attoseconds) * 1e-18
-        output.write("\ntrained in \(NumberFormat.fixed(seconds, decimals: 2)) s; scanned \(NumberFormat.fixed(Double(scan.bytes) / 1e6, decimals: 2)) MB in \(NumberFormat.fixed(scan.seconds, decimals: 2)) s\n")
-        output.write("open it in TensorBoard:\n  tensorboard --logdir \(logdir)\n")
-        output.write("details of every alert: gradalert scan \(logdir)\n")
-        return ExitStatus.success
+        let classifier = try TagClassifier()
+        let configuration = DetectorConfiguration()
+        let scanStarted = ContinuousClock.now
+        let analysed = await mapConcurrently(Array(runs.indices), limit: ProcessInfo.processInfo.activeProcessorCount) { index in
+            ReportRun.analyse(runs[index], index: index, classifier: classifier, configuration: configuration,
+                              drawsSection: true, drawsHealthy: true)
+        }
+        let scanned = ContinuousClock.now - scanStarted
+        let reports = Dictionary(analysed.map { ($0.report.run, $0.report) }, uniquingKeysWith: { first, _ in first })
+        let resultsByName = Dictionary(results.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        output.write(DemoTable.render(causes: causes, results: resultsByName, reports: reports))
+        let summary = DemoSummary(steps: steps, seed: seed, causes: causes, results: resultsByName, reports: reports)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try? encoder.encode(summary).write(to: URL(fileURLWithPath: logdir + "/gradalert-demo.json"), options: .atomic)
+
+        let reportPath = logdir + "/gradalert-report.html"
+        let page = ReportPage(paths: [logdir], runs: analysed).html()
+        var wroteReport = true
+        do {
+            try Data(page.utf8).write(to: URL(fileURLWithPath: reportPath), options: .atomic)
+        } catch {
+            printError("gradalert demo: cannot write \(reportPath): \(error.localizedDescription)")
+            wroteReport = false
+        }
+        let bytes = analysed.reduce(0) { $0 + $1.report.bytes }
+        output.write("\ntrained \(experiments.count) runs in \(NumberFormat.fixed(Self.seconds(trained), decimals: 1)) s; scanned \(NumberFormat.fixed(Double(bytes) / 1e6, decimals: 1)) MB in \(NumberFormat.fixed(Self.seconds(scanned), decimals: 2)) s\n")
+        if wroteReport { output.write("the report:      open \(reportPath)\n") }
+        output.write("in TensorBoard:  tensorboard --logdir \(logdir)\n")
+        output.write("every incident:  gradalert scan \(logdir)\n")
+        output.write("what each remedy does, and the run that shows it: docs/remedies.md\n")
+        return wroteReport ? ExitStatus.success : ExitStatus.usage
     }
 
-    static func table(results: [ExperimentResult], reports: [RunReport]) -> String {
-        let header = ["run", "change", "verdict", "incidents", "origin", "peak global norm", "final loss", "accuracy"]
-        var rows: [[String]] = []
-        for result in results {
-            let report = reports.first { $0.run == result.name }
-            let verdict = report?.verdict.rawValue ?? "?"
-            let incidents = report?.incidents ?? []
-            let first = incidents.first.map { "\(incidents.count), first at step \($0.incident.openingStep) (\($0.incident.kinds.map(\.rawValue).joined(separator: ", ")))" } ?? "-"
-            let origin = incidents.lazy.compactMap(\.incident.originLayer).first ?? "-"
-            let norm = NumberFormat.short(result.maxGlobalNorm)
-            let loss = NumberFormat.short(Double(result.finalLoss))
-            var accuracy = String(format: "%.0f%%", result.accuracy * 100)
-            if let diverged = result.divergedAt { accuracy += " (stopped at step \(diverged))" }
-            rows.append([result.name, result.change, verdict, first, origin, norm, loss, accuracy])
-        }
-        var widths = header.map(\.count)
-        for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
-        widths[1] = min(widths[1], 48)
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { index, cell in
-                let text = cell.count > widths[index] ? String(cell.prefix(widths[index] - 1)) + "…" : cell
-                return index == cells.count - 1 ? text : text.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ") + "\n"
-        }
-        return "\n" + line(header) + line(widths.map { String(repeating: "-", count: $0) }) + rows.map(line).joined()
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 }
