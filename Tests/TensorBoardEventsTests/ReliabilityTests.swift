@@ -253,6 +253,36 @@ import Testing
         #expect(steps == Array(0...400), "every record, in order, none twice")
     }
 
+    /// A timed flush that fails in the background is reported by the next write, and that write's
+    /// own record is kept all the same: every record reaches the file once space returns.
+    @Test func aBackgroundFlushFailureLosesNoLaterRecord() throws {
+        guard let disk = try SmallFileSystem(kilobytes: 256) else {
+            withKnownIssue("cannot mount a tmpfs here (not root?)") { Issue.record("tmpfs mount failed") }
+            return
+        }
+        var options = SummaryWriter.Options()
+        options.flushInterval = .milliseconds(20)
+        let writer = try SummaryWriter(logdir: disk.path + "/run", options: options)
+        try writer.flush()  // the file version record is in the file
+        try disk.fill(leaving: 0)
+        try writer.histogram("h", values: (0..<300).map(Float.init), step: 0)
+        // The timer's flush fails (no space) and keeps the error for the next call.
+        var reported: SummaryWriterError?
+        let deadline = Date().addingTimeInterval(5)
+        var step = 1
+        while reported == nil, Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+            do { try writer.scalar("s", Double(step), step: step) } catch { reported = error }
+            step += 1
+        }
+        let error = try #require(reported, "the background flush must fail on a full disk")
+        #expect(error.code == ENOSPC)
+        try disk.free()
+        try writer.close()
+        let events = readEntries(writer.path).events.dropFirst()
+        #expect(events.map { Int($0.step) } == Array(0..<step), "the record of the call that reported the error is there too")
+    }
+
     /// At close, what truly cannot be written is lost, and the message says how many.
     @Test func closeSaysWhatIsLost() throws {
         guard let disk = try SmallFileSystem(kilobytes: 256) else {

@@ -216,12 +216,12 @@ public final class SummaryWriter: Sendable {
         let frameSize = payloadSize + TFRecord.overhead
         let path = self.path
         let options = self.options
-        let armTimer = try state.withLock { state throws(SummaryWriterError) -> Bool in
+        let (armTimer, deferred) = try state.withLock { state throws(SummaryWriterError) -> (Bool, SummaryWriterError?) in
             guard !state.closed else { throw SummaryWriterError(.closed, path: path, reason: "the writer is closed") }
-            if let error = state.deferredError {
-                state.deferredError = nil
-                throw error
-            }
+            // A timed flush that failed in the background is reported now, by this call — after
+            // this record is buffered, as the failed ones stay: the caller loses nothing by it.
+            let deferred = state.deferredError
+            state.deferredError = nil
             if state.used + frameSize > state.buffer.count {
                 if state.used > 0 {
                     do throws(SummaryWriterError) {
@@ -250,9 +250,9 @@ public final class SummaryWriter: Sendable {
             }
             if allowTimer, state.used > 0, !state.timerArmed, options.flushInterval != nil {
                 state.timerArmed = true
-                return true
+                return (true, deferred)
             }
-            return false
+            return (false, deferred)
         }
         if armTimer, let interval = options.flushInterval {
             let nanoseconds = interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000
@@ -260,6 +260,7 @@ public final class SummaryWriter: Sendable {
                 self?.timedFlush()
             }
         }
+        if let deferred { throw deferred }
     }
 
     private func timedFlush() {
