@@ -15,7 +15,11 @@ extension GradientMonitor {
         for source in sources {
             for name in source.parameterNames where options.filter.matches(name) { scalable.append((source, name)) }
         }
-        if normType == 2, let measured = lastNorms, measured.count == parameters.count + scalable.count {
+        // The norms `record` measured serve this one call: a later one (another step's, or after
+        // the gradients changed in ways the monitor cannot see) measures again.
+        let measuredByRecord = lastNorms
+        lastNorms = nil
+        if normType == 2, let measured = measuredByRecord, measured.count == parameters.count + scalable.count {
             norms = measured
         } else {
             norms = parameters.map { entry in entry.parameter.gradient.withUnsafeBufferPointer { GradientClipping.norm($0, type: normType) } }

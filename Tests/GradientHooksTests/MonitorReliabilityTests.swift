@@ -169,6 +169,25 @@ import Testing
         }
     }
 
+    /// record's norms serve one clipGradNorm: a second call, after the gradients changed where the
+    /// monitor cannot see (the caller doubled them), measures again.
+    @Test func recordsNormsServeOneClip() throws {
+        let directory = try TemporaryDirectory()
+        let monitor = try GradientMonitor(logdir: directory.path)
+        let net = TinyNet(seed: 8, scale: 2)
+        monitor.watch(net)
+        let (inputs, targets) = task(64)
+        _ = net.lossAndGradients(inputs, targets)
+        let report = try monitor.record(step: 0, loss: 1)
+        let first = try monitor.clipGradNorm(maxNorm: 1e9)  // no clip: factor 1
+        #expect(abs(first - report.globalNorm) <= 1e-9 * first)
+        for parameter in [net.hidden.weight, net.hidden.bias, net.output.weight, net.output.bias] {
+            for index in parameter.gradient.indices { parameter.gradient[index] *= 2 }
+        }
+        let second = try monitor.clipGradNorm(maxNorm: 1e9)
+        #expect(abs(second - 2 * first) <= 1e-5 * second, "measured again: \(second), not the stale \(first)")
+    }
+
     /// Incidents reach the caller three ways: the report, the callback, and one Markdown block per
     /// incident event in TensorBoard's Text tab; weight histograms go beside the gradients'.
     @Test func incidentsInTheReportTheCallbackAndTheTextTab() throws {
