@@ -9,8 +9,8 @@ import Darwin
 /// (`GradientMonitor.Options.spikeGuard` does, in one line):
 ///
 /// ```swift
-/// var guard = SpikeGuard(.adaptiveClip())
-/// switch guard.judge(globalNorm) {
+/// var spikeGuard = SpikeGuard(.adaptiveClip())
+/// switch spikeGuard.judge(globalNorm) {
 /// case .pass: optimiser.step()
 /// case .skip: break                                   // leave the weights alone this step
 /// case .clip(let norm): scaleGradients(by: norm / globalNorm); optimiser.step()
@@ -21,10 +21,9 @@ import Darwin
 /// standard deviations over the level of the last `window` norms, the current one excluded. The
 /// level and the spread are the median and the MAD (× 1.4826, at least 0.05 decades) of log10 of
 /// the norms: gradient norms vary by factors, and with a mean and a standard deviation in linear
-/// units a few large healthy values set the bar (on the 53 healthy labelled real runs in this
-/// repository, OLMo-core's linear rule acts on 6 and ZClip's on 35; this one on none — see
-/// docs/hooks.md). A NaN or infinite norm always counts. Nothing happens before `minHistory` norms,
-/// and a spike never joins the window it is judged by.
+/// units a few large healthy values set the bar. A NaN or infinite norm always counts. Nothing
+/// happens before `minHistory` norms (at most `window` of them: a larger `minHistory` is taken as
+/// `window`), and a spike never joins the window it is judged by.
 ///
 /// **What it does** — `.skipStep`: skip the update. `.adaptiveClip`: ZClip's answer — clip the
 /// gradients to the running level, an exponential moving mean plus `zThreshold` standard deviations
@@ -75,13 +74,16 @@ public struct SpikeGuard: Sendable {
         case .adaptiveClip(let window, let sigmas, let minHistory, _, _): (window, sigmas, minHistory)
         }
         let x = log10(norm)
-        if history.count >= max(2, minHistory), let limit = spikeLine(sigmas: sigmas), x > limit {
+        if history.count >= max(2, min(minHistory, window)), let limit = spikeLine(sigmas: sigmas), x > limit {
             switch policy {
             case .skipStep:
                 skipped += 1
                 return .skip(limit: pow(10, limit))
             case .adaptiveClip(_, _, _, let alpha, let zThreshold):
-                let target = Swift.min(norm, mean + zThreshold * variance.squareRoot())
+                let target = mean + zThreshold * variance.squareRoot()
+                // The running level can sit above a norm the robust line calls a spike (a level
+                // pulled up by earlier large norms): there is nothing to clip then.
+                guard target < norm else { break }
                 clipped += 1
                 accept(target, log: log10(target), window: window, alpha: alpha)
                 return .clip(norm: target)

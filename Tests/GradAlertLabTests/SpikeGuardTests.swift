@@ -87,4 +87,26 @@ import Testing
         if case .clip(let norm) = clip.judge(50) { #expect(norm > 1 && norm < 2) } else { Issue.record("50x the level must be clipped") }
         #expect(clip.clipped == 1 && clip.skipped == 0)
     }
+
+    /// A `minHistory` larger than the window would never be reached: it is taken as the window.
+    @Test func aMinHistoryBeyondTheWindowStillActs() {
+        var skip = SpikeGuard(.skipStep(window: 10, sigmas: 6, minHistory: 50))
+        for step in 0..<20 { #expect(skip.judge(1 + 0.01 * Double(step % 5)) == .pass) }
+        #expect(skip.judge(100) != .pass)
+    }
+
+    /// A clip is a real one: when the running level (pulled up by earlier large norms) is above a
+    /// norm the robust rule calls a spike, the step passes and nothing is counted.
+    @Test func aClipNeverRaisesOrKeepsTheNorm() {
+        var clip = SpikeGuard(.adaptiveClip(window: 50, sigmas: 3, minHistory: 20, alpha: 0.5, zThreshold: 2.5))
+        // A level of 1 with a few tens (which the robust median ignores but the moving mean does not).
+        for step in 0..<60 { _ = clip.judge(step % 10 == 9 ? 30 : 1) }
+        let before = clip.clipped
+        let decision = clip.judge(3)
+        if case .clip(let norm) = decision { #expect(norm < 3) }
+        #expect(decision == .pass ? clip.clipped == before : clip.clipped == before + 1)
+        for norm in [2.0, 4, 8, 16, 64] {
+            if case .clip(let target) = clip.judge(norm) { #expect(target < norm, "a clip to \(target) of \(norm)") }
+        }
+    }
 }
