@@ -39,11 +39,15 @@ struct MonitorMetrics {
         writeFailures = Counter(label: "gradalert_write_failures_total", dimensions: dimensions, factory: factory)
     }
 
+    /// A value as a Prometheus backend can expose it: every NaN the canonical one (a NaN with its
+    /// sign bit set prints as "-nan", which Prometheus' parser rejects, failing the whole scrape).
+    static func exposable(_ value: Double) -> Double { value.isNaN ? .nan : value }
+
     /// One recorded step.
     mutating func record(_ report: GradientMonitor.StepReport, loss lossValue: Double?, openIncidents open: Int) {
         step.record(Double(report.step))
-        norm.record(report.globalNorm)
-        if let lossValue { loss.record(lossValue) }
+        norm.record(Self.exposable(report.globalNorm))
+        if let lossValue { loss.record(Self.exposable(lossValue)) }
         openIncidents.record(Double(open))
         for event in report.incidentEvents where event.change == .opened {
             let kind = event.incident.alerts.first?.kind.rawValue ?? ""
@@ -60,7 +64,7 @@ struct MonitorMetrics {
         for (name, statistics) in report.parameters {
             let gauge = layers[name] ?? Gauge(label: "gradalert_layer_gradient_norm", dimensions: [("run", run), ("layer", name)], factory: factory)
             layers[name] = gauge
-            gauge.record(statistics.l2Norm)
+            gauge.record(Self.exposable(statistics.l2Norm))
         }
     }
 }

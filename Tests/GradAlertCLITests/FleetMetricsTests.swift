@@ -72,4 +72,29 @@ import FoundationNetworking
         #expect(after.contains("run=\"\(escaped)\""))
         #expect(Self.value(after, "gradalert_runs") == "1.0")
     }
+
+    /// A run that logs each layer's norm as a scalar and its gradients as a histogram (as
+    /// GradientMonitor does) exports each layer once, with the scalar's value — as the detector
+    /// reads it.
+    @Test func aLayerLoggedTwiceIsExportedOnce() throws {
+        let folder = try TemporaryDirectory()
+        var options = SummaryWriter.Options()
+        options.flushInterval = nil
+        let writer = try SummaryWriter(logdir: folder.path + "/run", options: options)
+        for step in 0..<30 {
+            try writer.scalar("grad_norm/global", 2, step: step)
+            try writer.scalar("grad_norm/fc1", 2, step: step)
+            try writer.histogram("grad/fc1", values: [30, -30, 40], step: step)
+            try writer.scalar("loss", 1, step: step)
+        }
+        try writer.close()
+        let follower = LogFollower(logdir: folder.path, classifier: try TagClassifier(), configuration: DetectorConfiguration())
+        let fleet = FleetMetrics(layerLimit: 10, incidentGrace: 300)
+        for _ in 0..<2 { fleet.update(from: follower, poll: follower.poll()) }
+        var buffer: [UInt8] = []
+        fleet.registry.emit(into: &buffer)
+        let lines = String(decoding: buffer, as: UTF8.self).split(separator: "\n").filter { $0.hasPrefix("gradalert_layer_gradient_norm{") }
+        #expect(lines == ["gradalert_layer_gradient_norm{run=\"run\",stream=\"0\",layer=\"fc1\"} 2.0"], "\(lines)")
+    }
 }
+

@@ -175,7 +175,13 @@ final class FleetMetrics {
     /// The `layerLimit` largest per-layer norms of the stream (by their last value).
     private func updateLayers(_ series: inout StreamSeries, key: StreamKey, values: [(name: String, kind: StepAssembler.SeriesKind, latest: StepAssembler.Latest)]) {
         guard layerLimit > 0 else { return }
-        let layers = values.filter { $0.kind == .scalar(.layerGradientNorm) || $0.kind == .histogramNorm }
+        // As the detector does: a run that logs per-layer norm scalars and gradient histograms of
+        // the same layers (GradientMonitor does) is read from the scalars; the histograms' norms
+        // would share their `layer` label.
+        let scalars = values.filter { $0.kind == .scalar(.layerGradientNorm) }
+        var seen: Set<String> = []
+        let layers = (scalars.isEmpty ? values.filter { $0.kind == .histogramNorm } : scalars)
+            .filter { seen.insert(Incident.layerName($0.name)).inserted }
         let chosen = layers.sorted { ($0.latest.value.isNaN ? .infinity : $0.latest.value) > ($1.latest.value.isNaN ? .infinity : $1.latest.value) }
             .prefix(layerLimit)
         let names = Set(chosen.map(\.name))
