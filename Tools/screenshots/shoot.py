@@ -115,25 +115,25 @@ def legacy_ready(loader, cards, drawn=None):
 
 SHOTS = [
     {
-        "name": "timeseries-mlp",
-        "what": "Time Series: grad_norm/global and loss, log y axis; the MLP baseline against four remedies",
-        "url": timeseries(r"^(grad_norm/global|loss)$", r"^mlp-(baseline|lower-lr|clip|layernorm|adam)$"),
-        "ready": scalar_cards_ready(2, 5),
+        "name": "timeseries-lr-too-high",
+        "what": "Time Series: grad_norm/global and loss, log y axis; learning rate too high, against three remedies",
+        "url": timeseries(r"^(grad_norm/global|loss)$", r"^lr-too-high/(baseline|lower-lr|clip|adam)$"),
+        "ready": scalar_cards_ready(2, 4),
         "action": LOG_SCALE,
         "clip": "scalar-card",
     },
     {
-        "name": "timeseries-rnn",
-        "what": "Time Series: grad_norm/global and loss, log y axis; the RNN baseline, clipping and tanh",
-        "url": timeseries(r"^(grad_norm/global|loss)$", r"^rnn-(baseline|clip|tanh)$"),
-        "ready": scalar_cards_ready(2, 3),
+        "name": "timeseries-unbounded-activation",
+        "what": "Time Series: grad_norm/global and loss, log y axis; the ReLU recurrent net, tanh and clipping",
+        "url": timeseries(r"^(grad_norm/global|loss)$", r"^unbounded-activation/(baseline|tanh|clip)$"),
+        "ready": scalar_cards_ready(2, 2),
         "action": LOG_SCALE,
         "clip": "scalar-card",
     },
     {
         "name": "histograms",
-        "what": "Histograms: grad/layers.2.weight, one slice every 30 steps",
-        "url": legacy("histograms", r"^grad/layers\.2\.weight$", r"^mlp-(gelu|clip|lower-lr|kaiming)$"),
+        "what": "Histograms: grad/layers.2.weight of the learning-rate runs, one slice every 30 steps",
+        "url": legacy("histograms", r"^grad/layers\.2\.weight$", r"^lr-too-high/(baseline|lower-lr|clip|label-smoothing)$"),
         "ready": legacy_ready("tf-histogram-loader", 4, "vz-histogram-timeseries"),
         "clip": "tf-category-paginated-view",
         "clip_first": True,
@@ -141,18 +141,18 @@ SHOTS = [
     {
         "name": "distributions",
         "what": "Distributions: the same histograms as percentile bands over steps",
-        "url": legacy("distributions", r"^grad/layers\.2\.weight$", r"^mlp-(gelu|clip|lower-lr|kaiming)$"),
+        "url": legacy("distributions", r"^grad/layers\.2\.weight$", r"^lr-too-high/(baseline|lower-lr|clip|label-smoothing)$"),
         "ready": legacy_ready("tf-distribution-loader", 4),
         "clip": "tf-category-paginated-view",
         "clip_first": True,
     },
     {
         "name": "text-alerts",
-        "what": "Text: the gradalert/alerts Markdown of rnn-baseline, scrolled to its first alert",
-        "url": legacy("text", r"^gradalert/alerts$", r"^rnn-baseline$"),
+        "what": "Text: the gradalert/alerts Markdown of lr-too-high/baseline, scrolled to its first incident",
+        "url": legacy("text", r"^gradalert/alerts$", r"^lr-too-high/baseline$"),
         "ready": """(() => {
           const loaders = __deepAll('tf-text-loader');
-          return loaders.length > 0 && __deepAll('tf-text-loader')[0].shadowRoot.querySelectorAll('.text').length >= 3;
+          return loaders.length > 0 && __deepAll('tf-text-loader')[0].shadowRoot.querySelectorAll('.text').length >= 1;
         })()""",
         # Texts are listed newest step first: scroll the first card to its last (earliest) one.
         "action": """(() => {
@@ -168,8 +168,8 @@ SHOTS = [
     },
     {
         "name": "images-gradient-flow",
-        "what": "Time Series image cards: the gradient-flow picture of four MLP runs",
-        "url": timeseries(r"^gradient-flow$", r"^mlp-(baseline|gelu|clip|kaiming)$", svg=False),
+        "what": "Time Series image cards: the gradient-flow picture of an explosion, a dead net and two fixes",
+        "url": timeseries(r"^gradient-flow$", r"^(lr-too-high/(baseline|lower-lr)|init-too-large/(kaiming|lower-lr))$", svg=False),
         "ready": """(() => {
           const images = [...document.querySelectorAll('image-card img')];
           return images.length >= 4 && images.every(i => i.complete && i.naturalWidth > 0);
@@ -261,7 +261,7 @@ def main():
 
     if args.list:
         for shot in SHOTS:
-            print("%-22s %s" % (shot["name"], shot["what"]))
+            print("%-32s %s" % (shot["name"], shot["what"]))
         return 0
     if not args.url:
         parser.error("--url is needed")
@@ -298,10 +298,10 @@ def main():
             for shot in shots:
                 try:
                     path, waited, height = shoot(browser, base, shot, args.out, args.timeout, args.settle)
-                    print("  %-22s %s (data after %.1f s, 1400x%d)" % (shot["name"], path, waited, height))
+                    print("  %-32s %s (data after %.1f s, 1400x%d)" % (shot["name"], path, waited, height))
                 except CDPError as error:
                     failures += 1
-                    print("  %-22s FAILED: %s" % (shot["name"], error), file=sys.stderr)
+                    print("  %-32s FAILED: %s" % (shot["name"], error), file=sys.stderr)
         finally:
             browser.close()
             log.close()

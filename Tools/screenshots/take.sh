@@ -78,7 +78,8 @@ trap 'exit 130' INT TERM
 step "gradalert demo --logdir $work/runs"
 cp "$binary" "$work/gradalert"
 timeout 600 "$work/gradalert" demo --logdir "$work/runs" | tee "$work/demo.txt"
-mapfile -t runs < <(cd "$work/runs" && ls -d -- */ | sed 's:/$::')
+# A run is a folder that holds event files: the demo's are <cause>/<variant>, two levels down.
+mapfile -t runs < <(cd "$work/runs" && find . -name '*tfevents*' -printf '%h\n' | sed 's:^\./::' | sort -u)
 (( ${#runs[@]} > 0 )) || { echo "take.sh: the demo wrote no runs" >&2; exit 1; }
 
 # 4. TensorBoard on 127.0.0.1 and a free port, in its own process group.
