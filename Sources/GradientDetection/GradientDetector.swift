@@ -56,6 +56,8 @@ public struct GradientDetector: Sendable {
     private var hasGlobalNorm = false
     /// The post-clip norm series, when one is registered: clipping is active.
     private var clippedSeries: String?
+    /// Whether a gradient series names a recurrent layer (for the advice).
+    private var hasRecurrentLayers = false
 
     public init(configuration: DetectorConfiguration = DetectorConfiguration()) {
         self.configuration = configuration
@@ -72,6 +74,7 @@ public struct GradientDetector: Sendable {
         if role == .loss { lossMonitors.append(index) }
         if role == .globalGradientNorm { hasGlobalNorm = true }
         if role == .clippedGradientNorm, clippedSeries == nil { clippedSeries = name }
+        if role.isGradient, !hasRecurrentLayers, Self.namesRecurrentLayer(name) { hasRecurrentLayers = true }
         indexOfSeries[name] = index
         return SeriesID(index: index)
     }
@@ -203,6 +206,16 @@ public struct GradientDetector: Sendable {
         }
     }
 
+    /// Whether a series name names a recurrent layer: "rnn", "lstm", "gru" or "recurrent" as a
+    /// word of it (between non-letters), as PyTorch's, Keras' and our lab's layer names spell them.
+    static func namesRecurrentLayer(_ name: String) -> Bool {
+        let words = name.lowercased().split { !$0.isLetter }
+        return words.contains { word in
+            word == "rnn" || word == "lstm" || word == "gru" || word.hasPrefix("recurrent")
+                || word.hasSuffix("rnn") || word.hasSuffix("lstm") || word.hasSuffix("gru")
+        }
+    }
+
     /// What the remedy advisor needs to know about an alert.
     private func situation(of alert: Alert, monitor: SeriesMonitor, step: Int64) -> RemedyAdvisor.Situation {
         let lossFirst = firstLossNonfinite.map { loss in firstGradientNonfinite.map { loss <= $0 } ?? true } ?? false
@@ -217,7 +230,8 @@ public struct GradientDetector: Sendable {
             lossFirst: lossFirst && alert.kind == .nonfinite,
             absurdScale: spike && monitor.spikeCause == .absoluteBound && sinceStart <= 2,
             firstUpdatesBroke: spike && monitor.spikeCause == .earlyWithLoss,
-            clippingActive: clippedSeries != nil)
+            clippingActive: clippedSeries != nil,
+            recurrent: hasRecurrentLayers)
     }
 
     /// The series with an open episode now, and which kinds, in order of registration.

@@ -16,10 +16,13 @@ public enum RemedyAdvisor {
         public var firstUpdatesBroke: Bool
         /// A post-clip norm is logged: gradients are already clipped.
         public var clippingActive: Bool
+        /// The run has recurrent layers (a gradient series named like rnn, lstm, gru, recurrent):
+        /// backpropagation through time multiplies by the recurrent weights once per time step.
+        public var recurrent: Bool
 
         public init(
             kind: AlertKind, role: SeriesRole, stepsSinceStart: Int, lossFirst: Bool = false, absurdScale: Bool = false,
-            firstUpdatesBroke: Bool = false, clippingActive: Bool = false
+            firstUpdatesBroke: Bool = false, clippingActive: Bool = false, recurrent: Bool = false
         ) {
             self.kind = kind
             self.role = role
@@ -28,6 +31,7 @@ public enum RemedyAdvisor {
             self.absurdScale = absurdScale
             self.firstUpdatesBroke = firstUpdatesBroke
             self.clippingActive = clippingActive
+            self.recurrent = recurrent
         }
     }
 
@@ -54,8 +58,15 @@ public enum RemedyAdvisor {
             // Fine at the start, broken by the first updates: the step size.
             return [.lowerLearningRate, .clipGradients, .normalisation, .betterInitialisation]
         }
-        if situation.absurdScale || (situation.stepsSinceStart <= 2 && situation.role.isGradient) {
-            // Too large from the first steps: the weights started too large.
+        if situation.recurrent, [.spike, .nonfinite, .growth, .threshold].contains(situation.kind),
+           !(situation.kind == .nonfinite && (situation.role == .loss || situation.lossFirst)) {
+            // A recurrent net: the classic cure is clipping (Pascanu et al.), then a bounded or
+            // gated activation, then recurrent weights that start at a gain of at most one.
+            return [.clipGradients, .smootherActivations, .betterInitialisation, .lowerLearningRate]
+        }
+        if situation.absurdScale || (situation.stepsSinceStart <= 2 && (situation.role.isGradient || situation.kind == .spike)) {
+            // Too large from the first steps (the loss with them): the weights started too large,
+            // or the net is too deep for them.
             return [.betterInitialisation, .normalisation, .lowerLearningRate, .residualConnections, .clipGradients]
         }
         switch (situation.kind, situation.role) {

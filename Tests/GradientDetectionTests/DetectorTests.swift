@@ -401,3 +401,34 @@ func run(_ values: [Double], role: SeriesRole = .globalGradientNorm, name: Strin
         #expect(!run(values, role: .layerGradientNorm, name: "grad_norm/fc").contains { $0.kind == .cliffs })
     }
 }
+
+/// What the advice puts first, for the situations the demo's causes produce.
+@Suite struct RemedyAdviceTests {
+    /// A recurrent net that blows up: clip first, then a bounded or gated activation — whether it
+    /// shows at the first step (an absurd scale) or later. A loss that broke first still points at
+    /// the loss.
+    @Test func recurrentNetsAreToldToClipAndBoundTheActivation() {
+        for situation in [
+            RemedyAdvisor.Situation(kind: .spike, role: .layerGradientNorm, stepsSinceStart: 0, absurdScale: true, recurrent: true),
+            RemedyAdvisor.Situation(kind: .nonfinite, role: .globalGradientNorm, stepsSinceStart: 40, recurrent: true),
+        ] {
+            #expect(Array(RemedyAdvisor.remedies(for: situation).prefix(2)) == [.clipGradients, .smootherActivations])
+        }
+        let lossFirst = RemedyAdvisor.Situation(kind: .nonfinite, role: .loss, stepsSinceStart: 40, recurrent: true)
+        #expect(RemedyAdvisor.remedies(for: lossFirst).first == .smootherLoss)
+        #expect(GradientDetector.namesRecurrentLayer("grad_norm/rnn.recurrent"))
+        #expect(GradientDetector.namesRecurrentLayer("grad/encoder/lstm_1/kernel"))
+        #expect(GradientDetector.namesRecurrentLayer("grad_norm/simple_rnn_cell/bias"))
+        #expect(!GradientDetector.namesRecurrentLayer("grad_norm/layers.0.weight"))
+        #expect(!GradientDetector.namesRecurrentLayer("grad_norm/running_mean"))
+    }
+
+    /// The loss leaps at the first update with every gradient (weights too large, a net too deep):
+    /// the loss's own alert, which leads the incident, advises the initialisation first too.
+    @Test func aLossThatLeapsAtTheStartPointsAtTheWeights() {
+        let loss = RemedyAdvisor.Situation(kind: .spike, role: .loss, stepsSinceStart: 1)
+        #expect(Array(RemedyAdvisor.remedies(for: loss).prefix(2)) == [.betterInitialisation, .normalisation])
+        let later = RemedyAdvisor.Situation(kind: .spike, role: .loss, stepsSinceStart: 200)
+        #expect(RemedyAdvisor.remedies(for: later).first == .lowerLearningRate)
+    }
+}
