@@ -111,9 +111,9 @@ extension Lab {
             Cause(id: "too-deep", title: "a net too deep",
                   mechanism: "a per-layer gain of 1.28 is 2.7x over 4 layers and 375x over 24: the product of the layers' Jacobians grows with depth",
                   baseline: deep, remedies: [
-                    ("residual", "residual connections, branches scaled 1/sqrt(depth)", .residualConnections, {
+                    ("residual", "residual connections, each branch scaled by 0.1 (starts near the identity, as ReZero and SkipInit do)", .residualConnections, {
                         $0.residual = true
-                        $0.residualScale = 1 / Float($0.depth).squareRoot()
+                        $0.residualScale = 0.1
                     }),
                     ("layernorm", "LayerNorm after every hidden layer", .normalisation, { $0.layerNorm = true }),
                     ("clip", "clip gradients by global norm 1.0", .clipGradients, { $0.clipNorm = 1.0 }),
@@ -128,7 +128,8 @@ extension Lab {
             Cause(id: "no-normalisation", title: "no normalisation",
                   mechanism: "inputs 50x larger make the first layer's gradients 50x larger, and nothing brings the activations back in range",
                   baseline: raw, remedies: [
-                    ("layernorm", "LayerNorm after every hidden layer", .normalisation, { $0.layerNorm = true }),
+                    ("standardised-inputs", "inputs standardised to unit scale (what a BatchNorm on the inputs learns)", .normalisation, { $0.inputScale = 1 }),
+                    ("layernorm", "LayerNorm after every hidden layer (the first layer still sees raw inputs)", .normalisation, { $0.layerNorm = true }),
                     ("lower-lr", "learning rate 10x lower", .lowerLearningRate, lowerRate),
                   ]),
             Cause(id: "overconfident-logits", title: "logits that grow without bound",

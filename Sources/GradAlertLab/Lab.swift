@@ -112,10 +112,12 @@ public enum Lab {
         return true
     }
 
-    /// The MLP an experiment describes: Dense(2, width), activation, then depth − 1 hidden blocks
+    /// The MLP an experiment describes: Dense(2, width), optional LayerNorm, activation, then depth − 1 hidden blocks
     /// (Dense, optional LayerNorm, activation; optionally residual), then Dense(width, 3).
     public static func mlp(_ experiment: Experiment, random: inout LabRandom) -> Sequential {
-        var layers: [any Layer] = [Dense(2, experiment.width, initialisation: experiment.initialisation, random: &random), Activation(experiment.activation)]
+        var layers: [any Layer] = [Dense(2, experiment.width, initialisation: experiment.initialisation, random: &random)]
+        if experiment.layerNorm { layers.append(LayerNorm(experiment.width)) }
+        layers.append(Activation(experiment.activation))
         for _ in 0..<experiment.depth - 1 {
             var block: [any Layer] = [Dense(experiment.width, experiment.width, initialisation: experiment.initialisation, random: &random)]
             if experiment.layerNorm { block.append(LayerNorm(experiment.width)) }

@@ -203,7 +203,8 @@ public final class Sequential: Layer {
 }
 
 /// x + α·f(x): the gradient has a path that skips f. A deep stack of them keeps its activations in
-/// range when α is small (1/√depth, as GPT-2's and Fixup's initialisations scale the branches).
+/// range when α is small (ReZero and SkipInit start each branch near zero; GPT-2 scales them by
+/// 1/√depth).
 public final class Residual: Layer {
     public let body: Sequential
     public let scale: Float

@@ -61,13 +61,13 @@ import Testing
     }
 
     /// The words come from the scan and say what happened: a bounded activation fixes the ReLU
-    /// recurrent net; clipping bounds the update but not the forward pass, so no NaN but still an
-    /// explosion; LeakyReLU is as unbounded as ReLU and goes NaN as early.
+    /// recurrent net; clipping bounds the update but not the forward pass, so no NaN but the
+    /// gradients still spike; LeakyReLU is as unbounded as ReLU and goes NaN as early.
     @Test func theOutcomeWordsSayWhatEachRemedyDid() async throws {
         let (logdir, output, _) = try await Self.demo(["--steps", "40", "--only", "unbounded-activation"])
         defer { try? FileManager.default.removeItem(atPath: logdir) }
         #expect(try Self.row(output, "unbounded-activation/tanh").contains(" fixed "))
-        #expect(try Self.row(output, "unbounded-activation/clip").contains("no NaN, but still exploding from step"))
+        #expect(try Self.row(output, "unbounded-activation/clip").contains("no NaN, but still spiking from step"))
         #expect(try Self.row(output, "unbounded-activation/leaky-relu").contains("did not help"))
     }
 

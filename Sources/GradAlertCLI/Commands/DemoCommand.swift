@@ -19,16 +19,16 @@ public struct Demo: AsyncParsableCommand {
               init-too-large         weights initialised too large: He init, LayerNorm
               too-deep               a net too deep: residual connections, LayerNorm, clipping
               unbounded-activation   a ReLU recurrent net: tanh, clipping, LeakyReLU
-              no-normalisation       raw, unnormalised inputs: LayerNorm, a lower learning rate
+              no-normalisation       raw inputs: standardise them, LayerNorm, a lower learning rate
               overconfident-logits   hard targets and a hand-written softmax: label smoothing
 
             The networks are gradalert's own small library (hand-written backpropagation, \
             checked by finite differences in the tests); everything is deterministic for a seed. \
             Each run logs through GradientMonitor (norms, histograms, loss, incidents as text, a \
             gradient-flow image) into LOGDIR/<cause>/<run>. Then the logdir is scanned with the \
-            same code as `gradalert scan`, one table per cause says what each remedy did \
+            same code as `gradalert scan`; a table, cause by cause, says what each remedy did \
             ("fixed", "delayed the explosion to step N", "did not help"...), computed from the \
-            scan, and the report of `gradalert report` is written to \
+            scan (and, for "fixed", an accuracy of at least 90%), and the report of `gradalert report` is written to \
             LOGDIR/gradalert-report.html. Runs use every core.
 
             docs/remedies.md explains each remedy and names the run that shows it.
@@ -70,10 +70,13 @@ public struct Demo: AsyncParsableCommand {
         if status != ExitStatus.success { throw ExitCode(status) }
     }
 
-    /// The runs `--only` asks for (all of them without it), cause by cause.
+    /// The runs `--only` asks for (all of them without it), cause by cause; a remedy brings its
+    /// cause's baseline, which its outcome is judged against.
     var experiments: [Experiment] {
         Lab.causes().flatMap { cause in
-            cause.experiments.filter { only.isEmpty || only.contains(cause.id) || only.contains($0.name) }
+            let wanted = cause.experiments.filter { only.isEmpty || only.contains(cause.id) || only.contains($0.name) }
+            guard !wanted.isEmpty, !wanted.contains(where: { $0.name == cause.baseline.name }) else { return wanted }
+            return [cause.baseline] + wanted
         }
     }
 
@@ -82,7 +85,7 @@ public struct Demo: AsyncParsableCommand {
         let experiments = self.experiments
         let started = ContinuousClock.now
         let causeCount = causes.filter { cause in experiments.contains { $0.name.hasPrefix(cause.id + "/") } }.count
-        output.write("gradalert demo: \(causeCount) cause\(causeCount == 1 ? "" : "s") of exploding gradients, \(experiments.count) runs of \(steps) steps, into \(logdir)\n")
+        output.write("gradalert demo: \(causeCount) cause\(causeCount == 1 ? "" : "s") of exploding gradients, \(experiments.count) run\(experiments.count == 1 ? "" : "s") of \(steps) steps, into \(logdir)\n")
         for experiment in experiments {
             try? FileManager.default.removeItem(atPath: logdir + "/" + experiment.name)
         }

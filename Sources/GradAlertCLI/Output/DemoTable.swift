@@ -8,11 +8,17 @@ import GradientDetection
 enum DemoTable {
     /// What a run's scan says happened to it, in a few words. For a baseline: how it exploded. For
     /// a remedy: what it did against its baseline's explosion.
-    static func outcome(of report: RunReport, baseline: RunReport?) -> String {
+    /// A run that explodes no more but learns less than this (accuracy) is not called fixed.
+    static let learnedEnough = 0.9
+
+    static func outcome(of report: RunReport, baseline: RunReport?, accuracy: Double? = nil) -> String {
         guard let baseline else { return exploded(report) }
         let critical = report.incidents.first { $0.incident.severity == .critical }?.incident
         switch report.verdict {
         case .healthy:
+            if let accuracy, accuracy < learnedEnough {
+                return "no explosion, but it learned little (\(Int((accuracy * 100).rounded()))%)"
+            }
             return "fixed"
         case .noData:
             return "nothing to judge"
@@ -26,7 +32,7 @@ enum DemoTable {
             let step = critical?.openingStep ?? report.incidents.first!.incident.openingStep
             let baselineStep = baseline.incidents.first { $0.incident.severity == .critical }?.incident.openingStep
             if report.verdict == .exploding, baseline.verdict == .nonfinite {
-                return "no NaN, but still exploding from step \(step)"
+                return "no NaN, but still spiking from step \(step)"
             }
             if let baselineStep, step > baselineStep { return "delayed the explosion to step \(step)" }
             return "did not help"
@@ -61,7 +67,7 @@ enum DemoTable {
                             peakNorm: "peak norm", finalLoss: "final loss", accuracy: "accuracy")
 
     static func row(_ result: ExperimentResult, report: RunReport?, baseline: RunReport?) -> Row {
-        let words = report.map { Self.outcome(of: $0, baseline: baseline) } ?? "?"
+        let words = report.map { Self.outcome(of: $0, baseline: baseline, accuracy: Double(result.accuracy)) } ?? "?"
         var accuracy = String(format: "%.0f%%", result.accuracy * 100)
         if let diverged = result.divergedAt { accuracy += " (stopped at step \(diverged))" }
         return Row(
@@ -148,7 +154,7 @@ struct DemoSummary: Encodable {
                 return Run(
                     run: experiment.name, baseline: isBaseline, change: experiment.change,
                     remedy: isBaseline ? nil : experiment.remedy?.rawValue,
-                    outcome: DemoTable.outcome(of: report, baseline: isBaseline ? nil : reports[cause.baseline.name]),
+                    outcome: DemoTable.outcome(of: report, baseline: isBaseline ? nil : reports[cause.baseline.name], accuracy: Double(result.accuracy)),
                     verdict: report.verdict.rawValue, accuracy: Double(result.accuracy),
                     finalLoss: finite(Double(result.finalLoss)), peakGlobalNorm: finite(result.maxGlobalNorm),
                     stoppedAtStep: result.divergedAt)
