@@ -204,11 +204,6 @@ public final class SummaryWriter: Sendable {
     /// Bytes written to the file so far (records that reached the file, not the buffer).
     public var bytesWritten: Int { state.withLock { $0.committedLength } }
 
-    /// Lets a test swap the file underneath the writer (to inject write failures).
-    func withDescriptorForTesting(_ body: (Int32) -> Void) {
-        state.withLock { body($0.descriptor) }
-    }
-
     /// Bytes encoded but not yet written.
     public var pendingBytes: Int { state.withLock { $0.used } }
 
