@@ -30,8 +30,9 @@ public struct TagClassifier: Sendable {
 
     public func classifyScalar(_ tag: String) -> ScalarKind {
         let lower = tag.lowercased()
-        // gradalert's own bookkeeping (the spike guard's actions), not a measure of gradients.
-        if lower.hasPrefix("gradalert/") { return .ignored }
+        // gradalert's own bookkeeping (the spike guard's actions) and GradientMonitor's update
+        // ratios: not measures of gradients, whatever the parameter is called.
+        if lower.hasPrefix("gradalert/") || lower.hasPrefix("update_ratio/") { return .ignored }
         // Counts of NaN/Inf elements and loss-scaler factors (AMP) are not norms.
         if lower.contains("nonfinite") || lower.contains("nan_count") || lower.contains("inf_count")
             || lower.contains("loss_scale") || lower.contains("grad_scale") || lower.contains("scaler")
@@ -63,9 +64,10 @@ public struct TagClassifier: Sendable {
         return .ignored
     }
 
-    /// Gradient histograms: a tag that matches the gradient pattern.
+    /// Gradient histograms: a tag that matches the gradient pattern, except GradientMonitor's
+    /// weight histograms (`weights/<parameter>`), whatever the parameter is called.
     public func isGradientHistogram(_ tag: String) -> Bool {
-        gradient.matches(tag)
+        !tag.lowercased().hasPrefix("weights/") && gradient.matches(tag)
     }
 
     /// A norm of all gradients: names saying global/total, or names that are nothing but words

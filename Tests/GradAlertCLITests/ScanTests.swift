@@ -259,9 +259,18 @@ func scanJSON(_ paths: [String], _ extra: [String] = []) async throws -> (status
         ("amp/grad_scale", .ignored),
         ("grad_norm/LayerNorm_0/scale", .gradient(.layerGradientNorm)),
         ("grad_norm/max_pool.weight", .gradient(.layerGradientNorm)),
+        // GradientMonitor's own update ratios and weight histograms, whatever the parameter's name.
+        ("update_ratio/grad_proj.weight", .ignored),
+        ("update_ratio/loss_head.bias", .ignored),
     ])
     func scalars(tag: String, expected: TagClassifier.ScalarKind) throws {
         #expect(try TagClassifier().classifyScalar(tag) == expected)
+    }
+
+    @Test func weightHistogramsAreNotGradients() throws {
+        let classifier = try TagClassifier()
+        #expect(!classifier.isGradientHistogram("weights/grad_proj.weight"))
+        #expect(classifier.isGradientHistogram("grad/grad_proj.weight"))
     }
 
     @Test func customPatterns() throws {
