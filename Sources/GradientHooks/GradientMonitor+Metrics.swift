@@ -21,7 +21,8 @@ struct MonitorMetrics {
     let run: String
     let layerNorms: Bool
     let norm: Gauge
-    let loss: Gauge
+    /// Made at the first loss recorded: a run that passes none shows no loss, not a loss of 0.
+    private var loss: Gauge?
     let step: Gauge
     let openIncidents: Gauge
     let writeFailures: Counter
@@ -33,7 +34,6 @@ struct MonitorMetrics {
         self.layerNorms = layerNorms
         let dimensions = [("run", run)]
         norm = Gauge(label: "gradalert_gradient_norm", dimensions: dimensions, factory: factory)
-        loss = Gauge(label: "gradalert_loss", dimensions: dimensions, factory: factory)
         step = Gauge(label: "gradalert_last_step", dimensions: dimensions, factory: factory)
         openIncidents = Gauge(label: "gradalert_open_incidents", dimensions: dimensions, factory: factory)
         writeFailures = Counter(label: "gradalert_write_failures_total", dimensions: dimensions, factory: factory)
@@ -47,7 +47,10 @@ struct MonitorMetrics {
     mutating func record(_ report: GradientMonitor.StepReport, loss lossValue: Double?, openIncidents open: Int) {
         step.record(Double(report.step))
         norm.record(Self.exposable(report.globalNorm))
-        if let lossValue { loss.record(Self.exposable(lossValue)) }
+        if let lossValue {
+            if loss == nil { loss = Gauge(label: "gradalert_loss", dimensions: [("run", run)], factory: factory) }
+            loss?.record(Self.exposable(lossValue))
+        }
         openIncidents.record(Double(open))
         for event in report.incidentEvents where event.change == .opened {
             let kind = event.incident.alerts.first?.kind.rawValue ?? ""

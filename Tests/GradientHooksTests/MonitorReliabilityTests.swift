@@ -264,5 +264,30 @@ import Testing
         #expect(counted == Int64(opened))
         let layer = try metrics.expectGauge("gradalert_layer_gradient_norm", [("run", "exp1"), ("layer", "hidden.weight")])
         #expect(layer.values.count == report.step + 1)
+        let loss = try metrics.expectGauge("gradalert_loss", [("run", "exp1")])
+        #expect(loss.values.count == report.step + 1)
+    }
+
+    /// A loop that never passes a loss exports no loss (a gauge at 0 would read as a perfect
+    /// loss); a NaN norm is exported as the one NaN Prometheus parses.
+    @Test func noLossNoLossGauge() throws {
+        let directory = try TemporaryDirectory()
+        let metrics = TestMetrics()
+        var options = GradientMonitor.Options()
+        options.metricsFactory = metrics
+        options.metricsRun = "exp2"
+        let monitor = try GradientMonitor(logdir: directory.path, options: options)
+        let net = TinyNet(seed: 3)
+        monitor.watch(net)
+        let (inputs, targets) = task(16)
+        _ = net.lossAndGradients(inputs, targets)
+        _ = try monitor.record(step: 0, loss: nil)
+        net.hidden.weight.gradient[0] = -Float.nan
+        _ = try monitor.record(step: 1, loss: nil)
+        try monitor.close()
+        #expect(metrics.recorders(label: "gradalert_loss").isEmpty)
+        #expect(!metrics.recorders(label: "gradalert_last_step").isEmpty)
+        let norm = try #require(try metrics.expectGauge("gradalert_gradient_norm", [("run", "exp2")]).lastValue)
+        #expect(norm.isNaN && norm.sign == .plus)
     }
 }
