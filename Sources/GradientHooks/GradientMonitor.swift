@@ -119,16 +119,18 @@ public final class GradientMonitor {
     public func watch(_ model: Any) -> Int {
         let found = ParameterDiscovery.namedParameters(of: model)
         var added = 0
+        var alreadyWatched = 0
         for (name, parameter) in found where options.filter.matches(name) {
             if parameters.contains(where: { $0.parameter === parameter }) {
                 warnOnce("twice", "gradalert: \(name) is already watched; it is measured and clipped once")
+                alreadyWatched += 1
                 continue
             }
             parameters.append((name, parameter))
             added += 1
         }
-        if added == 0, !found.isEmpty, found.allSatisfy({ options.filter.matches($0.name) }) {
-            return 0  // all of them were already watched
+        if added == 0, alreadyWatched > 0 {
+            return 0  // every parameter the filter accepts was already watched (and said so)
         }
         if added == 0 {
             let reason = found.isEmpty

@@ -145,6 +145,21 @@ import Testing
         }
     }
 
+    /// With a filter that leaves some parameters out, watching the same model again says they are
+    /// already watched, not that the filter accepts none.
+    @Test func watchingAFilteredModelTwiceSaysAlreadyWatched() throws {
+        let directory = try TemporaryDirectory()
+        var options = GradientMonitor.Options()
+        options.filter = .containing("hidden")
+        let monitor = try GradientMonitor(logdir: directory.path, options: options)
+        var warnings: [String] = []
+        monitor.onWarning = { warnings.append($0) }
+        let net = TinyNet(seed: 9)
+        #expect(monitor.watch(net) == 2)
+        #expect(monitor.watch(net) == 0)
+        #expect(warnings.count == 1 && warnings[0].contains("is already watched"), "\(warnings)")
+    }
+
     /// clipGradNorm right after record reuses record's norms, and clips exactly as
     /// GradientClipping (PyTorch's semantics) does on the same gradients.
     @Test func clippingReusesRecordsNorms() throws {
