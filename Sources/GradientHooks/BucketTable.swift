@@ -13,8 +13,8 @@ import TensorBoardEvents
 /// `TensorFlowBuckets.upperBoundIndex(of:)` (the `std::upper_bound` definition) by the tests, on
 /// every Float near every edge; the C harness (Tools/benchmarks/stats-c) checks the same
 /// construction on all 2^32 Floats.
-public struct FloatBucketTable: Sendable {
-    public static let shared = FloatBucketTable()
+package struct FloatBucketTable: Sendable {
+    package static let shared = FloatBucketTable()
 
     static let mantissaBits = 4
     /// A value's slice is its bits >> shift; its position in the slice, the low `shift` bits.
@@ -28,36 +28,21 @@ public struct FloatBucketTable: Sendable {
     let entries: [UInt32]
 
     init() {
-        var entries = [UInt32](repeating: 0, count: Self.slices)
-        let limits = TensorFlowBuckets.limits
-        for key in 0..<Self.slices {
+        entries = (0..<Self.slices).map { key in
             let first = UInt32(key) << UInt32(Self.shift)
-            let last = first | ((1 << UInt32(Self.shift)) - 1)
             let a = Float(bitPattern: first)
-            let b = Float(bitPattern: last)
+            let b = Float(bitPattern: first | ((1 << UInt32(Self.shift)) - 1))
             // NaN and infinity slices (exponent 255) are never looked up: callers count them apart.
-            guard a.isFinite, b.isFinite else {
-                entries[key] = Self.entry(base: limits.count - 1, threshold: .infinity)
-                continue
-            }
-            let low = min(a, b)
-            let high = max(a, b)
-            let base = TensorFlowBuckets.upperBoundIndex(of: Double(low))
+            let slice = BucketSlice(a.isFinite && b.isFinite ? (Double(min(a, b)), Double(max(a, b))) : nil)
             var threshold = Float.infinity
-            if base < limits.count - 1 {
-                let edge = limits[base]  // the first edge above `low`
-                if edge <= Double(high) {
-                    // The smallest Float whose value is >= edge.
-                    var candidate = Float(edge)
-                    if Double(candidate) < edge { candidate = candidate.nextUp }
-                    while Double(candidate.nextDown) >= edge { candidate = candidate.nextDown }
-                    threshold = candidate
-                    precondition(base + 1 >= limits.count - 1 || limits[base + 1] > Double(high), "a slice holds two edges")
-                }
+            if let edge = slice.edge {
+                // The smallest Float whose value is >= edge.
+                threshold = Float(edge)
+                if Double(threshold) < edge { threshold = threshold.nextUp }
+                while Double(threshold.nextDown) >= edge { threshold = threshold.nextDown }
             }
-            entries[key] = Self.entry(base: base, threshold: threshold)
+            return Self.entry(base: slice.base, threshold: threshold)
         }
-        self.entries = entries
     }
 
     /// A float's bits with a negative value's bits flipped: within a slice (one sign, one exponent,
@@ -83,7 +68,7 @@ public struct FloatBucketTable: Sendable {
 
     /// The bucket of a finite `value`.
     @inline(__always)
-    public func index(of value: Float) -> Int {
+    package func index(of value: Float) -> Int {
         entries.withUnsafeBufferPointer { Self.index(of: value, in: $0) }
     }
 
@@ -100,8 +85,8 @@ public struct FloatBucketTable: Sendable {
 
 /// The same for Double values, on sign, exponent and top 5 mantissa bits (131,072 slices), built
 /// on first use.
-public struct DoubleBucketTable: Sendable {
-    public static let shared = DoubleBucketTable()
+package struct DoubleBucketTable: Sendable {
+    package static let shared = DoubleBucketTable()
 
     static let mantissaBits = 5
     static let shift = 52 - mantissaBits
@@ -111,37 +96,45 @@ public struct DoubleBucketTable: Sendable {
     let thresholds: [Double]
 
     init() {
-        var bases = [UInt32](repeating: 0, count: Self.slices)
-        var thresholds = [Double](repeating: .infinity, count: Self.slices)
-        let limits = TensorFlowBuckets.limits
-        for key in 0..<Self.slices {
+        let slices = (0..<Self.slices).map { key in
             let first = UInt64(key) << UInt64(Self.shift)
-            let last = first | ((1 << UInt64(Self.shift)) - 1)
             let a = Double(bitPattern: first)
-            let b = Double(bitPattern: last)
-            guard a.isFinite, b.isFinite else {
-                bases[key] = UInt32(limits.count - 1)
-                continue
-            }
-            let low = min(a, b)
-            let high = max(a, b)
-            let base = TensorFlowBuckets.upperBoundIndex(of: low)
-            bases[key] = UInt32(base)
-            if base < limits.count - 1, limits[base] <= high {
-                thresholds[key] = limits[base]
-            }
+            let b = Double(bitPattern: first | ((1 << UInt64(Self.shift)) - 1))
+            return BucketSlice(a.isFinite && b.isFinite ? (min(a, b), max(a, b)) : nil)
         }
-        self.bases = bases
-        self.thresholds = thresholds
+        bases = slices.map { UInt32($0.base) }
+        thresholds = slices.map { $0.edge ?? .infinity }
     }
 
     @inline(__always)
-    public func index(of value: Double) -> Int {
+    package func index(of value: Double) -> Int {
         let key = Int(value.bitPattern >> UInt64(Self.shift))
         return bases.withUnsafeBufferPointer { bases in
             thresholds.withUnsafeBufferPointer { thresholds in
                 Int(bases[key]) &+ (value >= thresholds[key] ? 1 : 0)
             }
+        }
+    }
+}
+
+/// What both tables keep of one slice of the number line: the bucket of its smallest value, and the
+/// bucket edge inside it, if there is one (a slice is narrower than a bucket, so it holds at most one).
+struct BucketSlice {
+    var base: Int
+    var edge: Double?
+
+    /// `bounds` is the slice's smallest and largest value; nil for the NaN and infinity slices,
+    /// which are never looked up (callers count non-finite values apart).
+    init(_ bounds: (low: Double, high: Double)?) {
+        let limits = TensorFlowBuckets.limits
+        guard let (low, high) = bounds else {
+            base = limits.count - 1
+            return
+        }
+        base = TensorFlowBuckets.upperBoundIndex(of: low)
+        if base < limits.count - 1, limits[base] <= high {
+            edge = limits[base]
+            precondition(base + 1 >= limits.count - 1 || limits[base + 1] > high, "a slice holds two edges")
         }
     }
 }
