@@ -70,17 +70,24 @@ struct ScanText {
         let mark = incident.severity == .critical ? paint("✗", "31") : paint("!", "33")
         var head = run.map { "\($0)  " } ?? "    "
         if let change { head += paint("incident \(change.rawValue)", change == .closed ? "32" : (incident.severity == .critical ? "31" : "33")) + ": " }
-        var line = head + "\(mark) \(incident.headline)"
-        if entry.superseded {
-            line += paint(" [segment \(incident.segment), overwritten by a restart: TensorBoard will not show it]", "2")
-        } else if incident.segment > 0 {
-            line += " [segment \(incident.segment)]"
-        }
-        if entry.stream > 0 { line += " [writer \(entry.stream + 1)]" }
+        let line = head + "\(mark) \(incident.headline)" + placement(segment: incident.segment, superseded: entry.superseded, stream: entry.stream)
         var text = line + "\n"
         let indent = run == nil ? "      " : "    "
         text += indent + incident.detail + "\n"
         if change != .closed, let advice = incident.advice() { text += indent + advice + "\n" }
+        return text
+    }
+
+    /// Where an alert or incident sits when the run is not one plain file: a later segment (after a
+    /// restart), one overwritten by a restart, or a second concurrent writer.
+    func placement(segment: Int, superseded: Bool, stream: Int) -> String {
+        var text = ""
+        if superseded {
+            text += paint(" [segment \(segment), overwritten by a restart: TensorBoard will not show it]", "2")
+        } else if segment > 0 {
+            text += " [segment \(segment)]"
+        }
+        if stream > 0 { text += " [writer \(stream + 1)]" }
         return text
     }
 
@@ -97,12 +104,7 @@ struct ScanText {
         var line = "\(head)  " + paint("\(alert.kind.rawValue) \(alert.severity.rawValue)", alert.severity == .critical ? "31" : "33")
         line += "  \(alert.message)"
         if let origin = alert.origin, origin != alert.series { line += "; origin \(origin)" }
-        if scanAlert.superseded {
-            line += paint(" [segment \(scanAlert.segment), overwritten by a restart: TensorBoard will not show it]", "2")
-        } else if scanAlert.segment > 0 {
-            line += " [segment \(scanAlert.segment)]"
-        }
-        if scanAlert.stream > 0 { line += " [writer \(scanAlert.stream + 1)]" }
+        line += placement(segment: scanAlert.segment, superseded: scanAlert.superseded, stream: scanAlert.stream)
         var text = line + "\n"
         if withRemedies, !alert.remedies.isEmpty {
             text += "        try: " + alert.remedies.prefix(3).map(\.advice).joined(separator: "; ") + "\n"
