@@ -21,10 +21,13 @@ public struct LabRandom: Sendable {
     /// Uniform in [0, 1).
     public mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
 
-    /// Standard normal (Box–Muller).
-    public mutating func normal() -> Float {
+    /// Standard normal (Box–Muller), as a Float.
+    public mutating func normal() -> Float { Float(standardNormal()) }
+
+    /// Standard normal (Box–Muller), in full double precision.
+    public mutating func standardNormal() -> Double {
         let u1 = max(Double(next() >> 11) * 0x1p-53, 1e-300)
         let u2 = Double(next() >> 11) * 0x1p-53
-        return Float((-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
+        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
     }
 }

@@ -19,24 +19,6 @@ guard arguments.count == 3 else {
 let logdir = arguments[1]
 let manifestPath = arguments[2]
 
-/// A deterministic generator (SplitMix64), so every run writes the same values.
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
-    mutating func normal() -> Double {
-        let u = max(uniform(), 1e-300)
-        return (-2 * log(u)).squareRoot() * cos(2 * Double.pi * uniform())
-    }
-}
-
-/// What one run holds, in the manifest's shape (see Tools/compat/README.md).
 struct RunManifest {
     struct Histogram {
         var step: Int
@@ -132,7 +114,7 @@ struct RunManifest {
     }
 }
 
-var random = SplitMix64(state: 42)
+var random = LabRandom(seed: 42)  // deterministic, so every run writes the same values
 let baseTime = (Date().timeIntervalSince1970 * 1000).rounded() / 1000
 var manifest: [(name: String, run: RunManifest)] = []
 
@@ -184,15 +166,15 @@ let longSteps = Array(-3...(-1)) + Array(0..<3000) + [1 << 40]
 
 do {
     try writeRun("alpha", steps: longSteps) { writer, run, step, time in
-        let loss = 2.5 * exp(-Double(max(step, 0)) / 800) + 0.05 * random.normal()
+        let loss = 2.5 * exp(-Double(max(step, 0)) / 800) + 0.05 * random.standardNormal()
         try recordScalar(writer, &run, "loss", loss, step, time)
-        try recordScalar(writer, &run, "grad_norm/global", abs(1 + 0.3 * random.normal()), step, time)
+        try recordScalar(writer, &run, "grad_norm/global", abs(1 + 0.3 * random.standardNormal()), step, time)
         if step == 1500 { try recordScalar(writer, &run, "grad_norm/fc2.weight", .nan, step, time) }
         else if step == 1501 { try recordScalar(writer, &run, "grad_norm/fc2.weight", .infinity, step, time) }
         else if step == 1502 { try recordScalar(writer, &run, "grad_norm/fc2.weight", -.infinity, step, time) }
         else { try recordScalar(writer, &run, "grad_norm/fc2.weight", 1e-3 * Double(step % 97) + 1e-7, step, time) }
         if step % 100 == 0 || step < 0 || step == 1 << 40 {
-            let values = (0..<500).map { _ in Float(random.normal() * 0.02) }
+            let values = (0..<500).map { _ in Float(random.standardNormal() * 0.02) }
             try recordHistogram(writer, &run, "grad/fc1.weight", values, step, time)
         }
         if step % 500 == 0 {
@@ -215,7 +197,7 @@ do {
             [3.5],
             (0..<40).map { -Float($0 + 1) * 0.37 },
             [1e30, -1e30, 3e38, -3e38, 1e-30, Float.leastNonzeroMagnitude, -Float.leastNonzeroMagnitude],
-            (0..<1000).map { _ in Float(random.normal() * 1e4) },
+            (0..<1000).map { _ in Float(random.standardNormal() * 1e4) },
         ]
         if step % 10 == 0 {
             try recordHistogram(writer, &run, "edges/kind-\(step / 10 % special.count)", special[step / 10 % special.count], step, time)
