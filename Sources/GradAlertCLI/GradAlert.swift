@@ -3,10 +3,10 @@ import Foundation
 
 /// The `gradalert` command. The executable target only calls `GradAlert.main()`; everything lives
 /// here so tests can run commands in-process.
-public struct GradAlert: AsyncParsableCommand {
-    public static let version = "0.2.0"
+package struct GradAlert: AsyncParsableCommand {
+    package static let version = "0.2.0"
 
-    public static let configuration = CommandConfiguration(
+    package static let configuration = CommandConfiguration(
         commandName: "gradalert",
         abstract: "Find exploding gradients in TensorBoard logs, and read and check event files.",
         discussion: """
@@ -24,10 +24,10 @@ public struct GradAlert: AsyncParsableCommand {
         subcommands: [Scan.self, Report.self, WatchCommand.self, Export.self, Inspect.self, Demo.self]
     )
 
-    public init() {}
+    package init() {}
 
     /// Parses and runs, exiting 2 (not ArgumentParser's 64) on a usage error, as docs/cli.md says.
-    public static func main() async {
+    package static func main() async {
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

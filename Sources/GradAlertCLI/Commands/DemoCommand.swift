@@ -7,8 +7,8 @@ import TensorBoardEvents
 
 /// `gradalert demo`: each cause of exploding gradients, trained for real, and what each remedy does
 /// about it.
-public struct Demo: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct Demo: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Train real networks that explode, one cause at a time, and the remedies for each; scan them; write a report.",
         discussion: """
             For each cause of exploding gradients, trains a baseline that explodes for that reason \
@@ -41,20 +41,20 @@ public struct Demo: AsyncParsableCommand {
     )
 
     @Option(help: "Where to write the runs (each run's folder is replaced) and the report.")
-    public var logdir: String = "runs/gradalert-demo"
+    package var logdir: String = "runs/gradalert-demo"
 
     @Option(help: "Training steps per run.")
-    public var steps: Int = 300
+    package var steps: Int = 300
 
     @Option(help: "Random seed (data, initialisation, batches).")
-    public var seed: UInt64 = 1
+    package var seed: UInt64 = 1
 
     @Option(name: .customLong("only"), help: ArgumentHelp("Run only these causes or runs (repeatable): a cause (lr-too-high) or one run (lr-too-high/clip).", valueName: "name"))
-    public var only: [String] = []
+    package var only: [String] = []
 
-    public init() {}
+    package init() {}
 
-    public mutating func validate() throws {
+    package mutating func validate() throws {
         guard steps >= 10, steps <= 100_000 else { throw ValidationError("--steps must be between 10 and 100000") }
         let causes = Lab.causes()
         let known = Set(causes.map(\.id) + causes.flatMap(\.experiments).map(\.name))
@@ -63,7 +63,7 @@ public struct Demo: AsyncParsableCommand {
         }
     }
 
-    public func run() async throws {
+    package func run() async throws {
         var output = StandardOutput()
         let status = try await execute(output: &output)
         output.flush()
@@ -80,7 +80,7 @@ public struct Demo: AsyncParsableCommand {
         }
     }
 
-    public func execute(output: inout some TextOutputStream) async throws -> Int32 {
+    package func execute(output: inout some TextOutputStream) async throws -> Int32 {
         let causes = Lab.causes()
         let experiments = self.experiments
         let started = ContinuousClock.now

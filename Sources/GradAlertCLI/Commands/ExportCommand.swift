@@ -5,8 +5,8 @@ import GradientDetection
 import TensorBoardEvents
 
 /// `gradalert export`: the gradient and loss series, for pandas and friends.
-public struct Export: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct Export: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Print the gradient-norm and loss series gradalert sees, as CSV or JSON.",
         discussion: """
             One row per value: run, stream, segment, tag, role (global_gradient_norm, \
@@ -23,29 +23,29 @@ public struct Export: AsyncParsableCommand {
             """
     )
 
-    public enum Format: String, ExpressibleByArgument, CaseIterable, Sendable {
+    package enum Format: String, ExpressibleByArgument, CaseIterable, Sendable {
         case csv, json
     }
 
     @Argument(help: "Log directories or event files.")
-    public var paths: [String]
+    package var paths: [String]
 
     @Option(help: "csv or json.")
-    public var format: Format = .csv
+    package var format: Format = .csv
 
     @OptionGroup(title: "Tags")
-    public var tags: TagOptions
+    package var tags: TagOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         var output = StandardOutput()
         let status = try Self.export(paths: paths, format: format, classifier: try tags.classifier(), output: &output)
         output.flush()
         if status != ExitStatus.success { throw ExitCode(status) }
     }
 
-    public static func export(paths: [String], format: Format, classifier: TagClassifier, output: inout some TextOutputStream) throws -> Int32 {
+    package static func export(paths: [String], format: Format, classifier: TagClassifier, output: inout some TextOutputStream) throws -> Int32 {
         guard let runs = runsOrUsageError(under: paths, command: "export") else { return ExitStatus.usage }
         if format == .csv {
             output.write("run,stream,segment,tag,role,step,wall_time,value\n")

@@ -4,8 +4,8 @@ import GradAlertAnalysis
 import TensorBoardEvents
 
 /// `gradalert inspect`: every record of event files, and every problem in them.
-public struct Inspect: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct Inspect: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Print every record of TensorBoard event files, and every damaged spot.",
         discussion: """
             PATH is an event file or a directory; directories are searched recursively for runs \
@@ -27,19 +27,19 @@ public struct Inspect: AsyncParsableCommand {
             """
     )
 
-    public enum Format: String, ExpressibleByArgument, CaseIterable, Sendable {
+    package enum Format: String, ExpressibleByArgument, CaseIterable, Sendable {
         case text, json
     }
 
     @Argument(help: "Event files or log directories.")
-    public var paths: [String]
+    package var paths: [String]
 
     @Option(help: "Output format: text or json (one object per line).")
-    public var format: Format = .text
+    package var format: Format = .text
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         var output = StandardOutput()
         let status = try Self.inspect(paths: paths, format: format, output: &output)
         output.flush()
@@ -47,7 +47,7 @@ public struct Inspect: AsyncParsableCommand {
     }
 
     /// Runs the command, writing to `output`; returns the exit status.
-    public static func inspect(paths: [String], format: Format, output: inout some TextOutputStream) throws -> Int32 {
+    package static func inspect(paths: [String], format: Format, output: inout some TextOutputStream) throws -> Int32 {
         guard let runs = runsOrUsageError(under: paths, command: "inspect") else { return ExitStatus.usage }
         let files = runs.flatMap(\.files)
         var damaged = false

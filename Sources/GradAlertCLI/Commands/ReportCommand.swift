@@ -4,8 +4,8 @@ import GradAlertAnalysis
 import GradientDetection
 
 /// `gradalert report`: one HTML page (or a Markdown summary) to open, attach or post.
-public struct Report: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct Report: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Write one self-contained HTML page (or a Markdown summary) of what scan finds.",
         discussion: """
             Scans every run under each PATH as `scan` does (same detector, same options) and \
@@ -38,30 +38,30 @@ public struct Report: AsyncParsableCommand {
             """
     )
 
-    public enum Format: String, ExpressibleByArgument, CaseIterable, Sendable {
+    package enum Format: String, ExpressibleByArgument, CaseIterable, Sendable {
         case html, markdown
     }
 
     @Argument(help: "Log directories or event files.")
-    public var paths: [String]
+    package var paths: [String]
 
     @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp(
         "Where to write: a file, or - for standard output (default: gradalert-report.html for html, standard output for markdown).",
         valueName: "file"))
-    public var outputPath: String?
+    package var outputPath: String?
 
     @Option(help: "html (one page) or markdown (a short summary).")
-    public var format: Format = .html
+    package var format: Format = .html
 
     @Option(help: "Exit 1 when an incident at or above this severity is found (warning also fails on a run with no data): warning, critical or never.")
-    public var failOn: Scan.FailOn = .warning
+    package var failOn: Scan.FailOn = .warning
 
     @OptionGroup(title: "Detector")
-    public var detector: DetectorOptions
+    package var detector: DetectorOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         var output = StandardOutput()
         let status = try await execute(output: &output, interactive: isatty(2) == 1)
         output.flush()
@@ -73,7 +73,7 @@ public struct Report: AsyncParsableCommand {
 
     /// Scans, writes the document (to `output` with `-o -`, else to the file, saying so on
     /// `output`) and returns the exit status.
-    public func execute(output: inout some TextOutputStream, interactive: Bool = false) async throws -> Int32 {
+    package func execute(output: inout some TextOutputStream, interactive: Bool = false) async throws -> Int32 {
         guard let runs = runsOrUsageError(under: paths, command: "report") else { return ExitStatus.usage }
         let classifier = try detector.classifier()
         let configuration = try detector.checkedConfiguration()

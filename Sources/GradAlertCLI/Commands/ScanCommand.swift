@@ -5,8 +5,8 @@ import Foundation
 import TensorBoardEvents
 
 /// `gradalert scan`: did anything explode, where, since when?
-public struct Scan: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct Scan: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Find exploding (and vanishing) gradients in TensorBoard log directories.",
         discussion: """
             Reads every run under each PATH (folders holding files whose name contains \
@@ -51,11 +51,11 @@ public struct Scan: AsyncParsableCommand {
             """
     )
 
-    public enum Format: String, ExpressibleByArgument, CaseIterable, Sendable {
+    package enum Format: String, ExpressibleByArgument, CaseIterable, Sendable {
         case text, json
     }
 
-    public enum FailOn: String, ExpressibleByArgument, CaseIterable, Sendable {
+    package enum FailOn: String, ExpressibleByArgument, CaseIterable, Sendable {
         case warning, critical, never
 
         /// The exit status for runs with these verdicts (scan and report): warning fails on any
@@ -70,23 +70,23 @@ public struct Scan: AsyncParsableCommand {
     }
 
     @Argument(help: "Log directories or event files.")
-    public var paths: [String]
+    package var paths: [String]
 
     @Option(help: "Output: text, or json (one document; see docs/cli.md).")
-    public var format: Format = .text
+    package var format: Format = .text
 
     @Option(help: "Exit 1 when an incident at or above this severity is found (warning also fails on a run with no data): warning, critical or never.")
-    public var failOn: FailOn = .warning
+    package var failOn: FailOn = .warning
 
     @Flag(name: [.customLong("alerts"), .customLong("verbose")], help: "List every alert behind the incidents (text output).")
-    public var listAlerts = false
+    package var listAlerts = false
 
     @OptionGroup(title: "Detector")
-    public var detector: DetectorOptions
+    package var detector: DetectorOptions
 
-    public init() {}
+    package init() {}
 
-    public func run() async throws {
+    package func run() async throws {
         var output = StandardOutput()
         let status = try await execute(output: &output, interactive: isatty(1) == 1 && isatty(2) == 1)
         output.flush()
@@ -94,7 +94,7 @@ public struct Scan: AsyncParsableCommand {
     }
 
     /// Runs the scan, writing to `output`; returns the exit status.
-    public func execute(output: inout some TextOutputStream, interactive: Bool = false) async throws -> Int32 {
+    package func execute(output: inout some TextOutputStream, interactive: Bool = false) async throws -> Int32 {
         guard let runs = runsOrUsageError(under: paths, command: "scan") else { return ExitStatus.usage }
         let scanner = LogScanner(classifier: try detector.classifier(), configuration: try detector.checkedConfiguration())
         let started = ContinuousClock.now

@@ -6,8 +6,8 @@ import MetricsEndpoint
 import TensorBoardEvents
 
 /// `gradalert watch`: incidents as training writes them.
-public struct WatchCommand: AsyncParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct WatchCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "watch",
         abstract: "Follow a log directory while training runs and report each incident as it happens.",
         discussion: """
@@ -42,54 +42,54 @@ public struct WatchCommand: AsyncParsableCommand {
             """
     )
 
-    public enum Format: String, ExpressibleByArgument, CaseIterable, Sendable {
+    package enum Format: String, ExpressibleByArgument, CaseIterable, Sendable {
         case text, jsonl
     }
 
     /// What runs the --exec command.
-    public enum ExecTrigger: String, ExpressibleByArgument, CaseIterable, Sendable {
+    package enum ExecTrigger: String, ExpressibleByArgument, CaseIterable, Sendable {
         case opened, escalated, closed, alert
     }
 
     @Argument(help: "The log directory to follow (it may not exist yet).")
-    public var logdir: String
+    package var logdir: String
 
     @Option(help: "Output: text, or jsonl (one JSON object per incident event and per alert).")
-    public var format: Format = .text
+    package var format: Format = .text
 
     @Option(help: ArgumentHelp("Seconds between polls.", valueName: "seconds"))
-    public var interval: Double = 2
+    package var interval: Double = 2
 
     @Option(name: .customLong("exec"), help: ArgumentHelp("Shell command run when an incident opens (see --exec-on), the event's JSON on stdin.", valueName: "command"))
-    public var command: String?
+    package var command: String?
 
     @Option(name: .customLong("exec-on"), help: ArgumentHelp("What runs --exec: opened (the default), escalated, closed, or alert (every alert); repeatable.", valueName: "event"))
-    public var execOn: [ExecTrigger] = []
+    package var execOn: [ExecTrigger] = []
 
     @Flag(name: .customLong("exec-backlog"), help: "Also run --exec for incidents already on disk when watch starts.")
-    public var execBacklog = false
+    package var execBacklog = false
 
     @Flag(name: [.customLong("alerts"), .customLong("verbose")], help: "Also print every alert (text output).")
-    public var listAlerts = false
+    package var listAlerts = false
 
     @Option(name: .customLong("metrics-listen"), help: ArgumentHelp("Serve Prometheus metrics on HOST:PORT (/metrics, /healthz) while following; see docs/monitoring.md.", valueName: "host:port"))
-    public var metricsListen: String?
+    package var metricsListen: String?
 
     @Option(name: .customLong("metrics-layers"), help: ArgumentHelp("With --metrics-listen: also export the N largest per-layer gradient norms of each stream (0: none; each is a series per stream).", valueName: "n"))
-    public var metricsLayers: Int = 0
+    package var metricsLayers: Int = 0
 
     @Option(name: .customLong("incident-grace"), help: ArgumentHelp("With --metrics-listen: seconds a closed incident stays exported (its series at 0), so that Prometheus sees it even when it opened and closed between two scrapes.", valueName: "seconds"))
-    public var incidentGrace: Double = 300
+    package var incidentGrace: Double = 300
 
     @Option(name: .customLong("forget-after"), help: ArgumentHelp("Seconds after a run's files are gone before watch forgets it (and its metrics).", valueName: "seconds"))
-    public var forgetAfter: Double = 300
+    package var forgetAfter: Double = 300
 
     @OptionGroup(title: "Detector")
-    public var detector: DetectorOptions
+    package var detector: DetectorOptions
 
-    public init() {}
+    package init() {}
 
-    public mutating func validate() throws {
+    package mutating func validate() throws {
         guard interval > 0, interval <= 3600 else { throw ValidationError("--interval must be between 0 and 3600 seconds") }
         if command == nil, !execOn.isEmpty || execBacklog {
             throw ValidationError("--exec-on and --exec-backlog go with --exec")
@@ -113,7 +113,7 @@ public struct WatchCommand: AsyncParsableCommand {
         return host.isEmpty ? nil : (host, port)
     }
 
-    public func run() async throws {
+    package func run() async throws {
         // An --exec command that does not read its standard input must not kill us with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
         let follower = LogFollower(logdir: logdir, classifier: try detector.classifier(), configuration: try detector.checkedConfiguration())

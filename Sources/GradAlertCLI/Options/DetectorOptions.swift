@@ -4,20 +4,20 @@ import GradAlertAnalysis
 import GradientDetection
 
 /// Which tags are gradient norms and which are losses (scan, watch, export).
-public struct TagOptions: ParsableArguments, Sendable {
+package struct TagOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("grad-tags"), help: ArgumentHelp(
         "Regular expression (case-insensitive) for gradient-norm scalars and gradient histograms.",
         valueName: "regex"))
-    public var gradTags: String = TagClassifier.defaultGradientPattern
+    package var gradTags: String = TagClassifier.defaultGradientPattern
 
     @Option(name: .customLong("loss-tags"), help: ArgumentHelp("Regular expression (case-insensitive) for loss scalars.", valueName: "regex"))
-    public var lossTags: String = TagClassifier.defaultLossPattern
+    package var lossTags: String = TagClassifier.defaultLossPattern
 
-    public init() {}
+    package init() {}
 
-    public mutating func validate() throws { _ = try classifier() }
+    package mutating func validate() throws { _ = try classifier() }
 
-    public func classifier() throws -> TagClassifier {
+    package func classifier() throws -> TagClassifier {
         do {
             return try TagClassifier(gradientPattern: gradTags, lossPattern: lossTags)
         } catch {
@@ -27,57 +27,57 @@ public struct TagOptions: ParsableArguments, Sendable {
 }
 
 /// The detector's knobs and the tag patterns, shared by scan and watch.
-public struct DetectorOptions: ParsableArguments, Sendable {
-    @OptionGroup public var tags: TagOptions
+package struct DetectorOptions: ParsableArguments, Sendable {
+    @OptionGroup package var tags: TagOptions
 
     @Option(help: ArgumentHelp("A spike is at least this many times the median of recent values.", valueName: "x"))
-    public var spikeRatio: Double = 10
+    package var spikeRatio: Double = 10
 
     @Option(help: ArgumentHelp("…and this many robust standard deviations above it, in log space.", valueName: "z"))
-    public var spikeZ: Double = 6
+    package var spikeZ: Double = 6
 
     @Option(help: ArgumentHelp("Recent values that make the spike baseline.", valueName: "n"))
-    public var spikeWindow: Int = 50
+    package var spikeWindow: Int = 50
 
     @Option(help: ArgumentHelp("A gradient norm at or above this is absurd at any step, even the first (0 turns it off).", valueName: "norm"))
-    public var absoluteBound: Double = 1e6
+    package var absoluteBound: Double = 1e6
 
     @Option(help: ArgumentHelp("In a series' first values, a jump of --spike-ratio counts when a loss jumps this many times at the same step (0 turns it off).", valueName: "x"))
-    public var earlyLossJump: Double = 2
+    package var earlyLossJump: Double = 2
 
     @Option(help: ArgumentHelp("Jumps of a global norm over --spike-ratio x its usual level, within --spike-window values, that make repeated cliffs.", valueName: "n"))
-    public var cliffsCount: Int = 2
+    package var cliffsCount: Int = 2
 
     @Option(help: ArgumentHelp("Values fitted for sustained growth.", valueName: "n"))
-    public var growthWindow: Int = 20
+    package var growthWindow: Int = 20
 
     @Option(help: ArgumentHelp("Growth alerts when the fitted line rises by this factor across the window.", valueName: "x"))
-    public var growthFactor: Double = 4
+    package var growthFactor: Double = 4
 
     @Option(help: ArgumentHelp("A norm under this for --vanishing-window values is vanishing.", valueName: "norm"))
-    public var vanishingFloor: Double = 1e-8
+    package var vanishingFloor: Double = 1e-8
 
     @Option(help: ArgumentHelp("Values under the floor before vanishing alerts.", valueName: "n"))
-    public var vanishingWindow: Int = 50
+    package var vanishingWindow: Int = 50
 
     @Option(help: ArgumentHelp("A norm this many decades under its usual level counts as collapsed (the rule also needs a loss series, and the spike rule for the usual level).", valueName: "decades"))
-    public var collapseDecades: Double = 3
+    package var collapseDecades: Double = 3
 
     @Option(help: ArgumentHelp("Warn when a gradient norm reaches this.", valueName: "norm"))
-    public var warnAbove: Double?
+    package var warnAbove: Double?
 
     @Option(help: ArgumentHelp("Critical alert when a gradient norm reaches this.", valueName: "norm"))
-    public var criticalAbove: Double?
+    package var criticalAbove: Double?
 
     @Option(name: .customLong("disable"), help: ArgumentHelp("Turn a rule off: spike, cliffs, growth, vanishing or collapse (repeatable).", valueName: "rule"))
-    public var disabledRules: [String] = []
+    package var disabledRules: [String] = []
 
     @Flag(help: "Do not watch loss series.")
-    public var ignoreLoss: Bool = false
+    package var ignoreLoss: Bool = false
 
-    public init() {}
+    package init() {}
 
-    public mutating func validate() throws {
+    package mutating func validate() throws {
         for rule in disabledRules where !["spike", "cliffs", "growth", "vanishing", "collapse"].contains(rule) {
             throw ValidationError("--disable takes spike, cliffs, growth, vanishing or collapse, not '\(rule)'")
         }
@@ -87,7 +87,7 @@ public struct DetectorOptions: ParsableArguments, Sendable {
 
     /// The configuration, checked by the library (`DetectorConfiguration.validate()`), its errors
     /// given in terms of the options that set each value.
-    public func checkedConfiguration() throws -> DetectorConfiguration {
+    package func checkedConfiguration() throws -> DetectorConfiguration {
         let configuration = configuration()
         do throws(DetectorConfigurationError) {
             try configuration.validate()
@@ -108,9 +108,9 @@ public struct DetectorOptions: ParsableArguments, Sendable {
         "thresholds[0]": "--warn-above/--critical-above", "thresholds[0].warning": "--warn-above",
     ]
 
-    public func classifier() throws -> TagClassifier { try tags.classifier() }
+    package func classifier() throws -> TagClassifier { try tags.classifier() }
 
-    public func configuration() -> DetectorConfiguration {
+    package func configuration() -> DetectorConfiguration {
         var configuration = DetectorConfiguration()
         configuration.spike.minRatio = spikeRatio
         configuration.spike.zScore = spikeZ

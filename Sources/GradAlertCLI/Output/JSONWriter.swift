@@ -1,41 +1,41 @@
 /// A small JSON emitter with the number rules gradalert's output documents: integers as integers,
 /// doubles in their shortest round-trip form, and NaN/±Infinity (which JSON cannot spell) as the
 /// strings "NaN", "Infinity" and "-Infinity".
-public struct JSONWriter {
-    public private(set) var output = ""
+package struct JSONWriter {
+    package private(set) var output = ""
     private var needsComma: [Bool] = [false]
 
-    public init() {}
+    package init() {}
 
     private mutating func separator() {
         if needsComma[needsComma.count - 1] { output += "," }
         needsComma[needsComma.count - 1] = true
     }
 
-    public mutating func beginObject() {
+    package mutating func beginObject() {
         valuePrefix()
         output += "{"
         needsComma.append(false)
     }
 
-    public mutating func endObject() {
+    package mutating func endObject() {
         needsComma.removeLast()
         output += "}"
     }
 
-    public mutating func beginArray() {
+    package mutating func beginArray() {
         valuePrefix()
         output += "["
         needsComma.append(false)
     }
 
-    public mutating func endArray() {
+    package mutating func endArray() {
         needsComma.removeLast()
         output += "]"
     }
 
     /// Writes a key; the next value call writes its value.
-    public mutating func key(_ name: String) {
+    package mutating func key(_ name: String) {
         separator()
         Self.appendString(name, to: &output)
         output += ":"
@@ -52,57 +52,57 @@ public struct JSONWriter {
         }
     }
 
-    public mutating func string(_ value: String) {
+    package mutating func string(_ value: String) {
         valuePrefix()
         Self.appendString(value, to: &output)
     }
 
-    public mutating func number(_ value: Double) {
+    package mutating func number(_ value: Double) {
         valuePrefix()
         output += Self.format(value)
     }
 
-    public mutating func integer(_ value: Int64) {
+    package mutating func integer(_ value: Int64) {
         valuePrefix()
         output += String(value)
     }
 
-    public mutating func bool(_ value: Bool) {
+    package mutating func bool(_ value: Bool) {
         valuePrefix()
         output += value ? "true" : "false"
     }
 
-    public mutating func null() {
+    package mutating func null() {
         valuePrefix()
         output += "null"
     }
 
-    public mutating func field(_ name: String, _ value: String) {
+    package mutating func field(_ name: String, _ value: String) {
         key(name)
         string(value)
     }
 
-    public mutating func field(_ name: String, _ value: Double) {
+    package mutating func field(_ name: String, _ value: Double) {
         key(name)
         number(value)
     }
 
-    public mutating func field(_ name: String, _ value: Int) {
+    package mutating func field(_ name: String, _ value: Int) {
         key(name)
         integer(Int64(value))
     }
 
-    public mutating func field(_ name: String, _ value: Int64) {
+    package mutating func field(_ name: String, _ value: Int64) {
         key(name)
         integer(value)
     }
 
-    public mutating func field(_ name: String, _ value: Bool) {
+    package mutating func field(_ name: String, _ value: Bool) {
         key(name)
         bool(value)
     }
 
-    public mutating func field(_ name: String, numbers: [Double]) {
+    package mutating func field(_ name: String, numbers: [Double]) {
         key(name)
         beginArray()
         for value in numbers { number(value) }
@@ -111,7 +111,7 @@ public struct JSONWriter {
 
     /// A double as JSON: "NaN"/"Infinity"/"-Infinity" as strings, integral values without ".0"
     /// when exactly representable, otherwise Swift's shortest round-trip form.
-    public static func format(_ value: Double) -> String {
+    package static func format(_ value: Double) -> String {
         if value.isNaN { return "\"NaN\"" }
         if value.isInfinite { return value > 0 ? "\"Infinity\"" : "\"-Infinity\"" }
         if value == 0 && value.sign == .minus { return "-0.0" }
@@ -119,7 +119,7 @@ public struct JSONWriter {
         return String(value)
     }
 
-    public static func appendString(_ value: String, to output: inout String) {
+    package static func appendString(_ value: String, to output: inout String) {
         output += "\""
         for scalar in value.unicodeScalars {
             switch scalar {
