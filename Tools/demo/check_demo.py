@@ -9,7 +9,8 @@ promises (issue 18):
     gradalert-demo.json, and the separate scan calls that run healthy;
   - the demo's words agree with the scan: a "fixed" run is one the scan calls healthy, a healthy
     run is "fixed" unless it learned too little (then the words say so), and a "did not help" or
-    "delayed" run is not healthy;
+    "delayed" run is not healthy; every "fixed…" run reached 90% accuracy and every "learned
+    little" run did not;
   - the report it writes is there (Tools/check then opens it in Chromium).
 
     check_demo.py GRADALERT LOGDIR
@@ -67,7 +68,12 @@ def main():
                 if verdict == "healthy" else outcome != "fixed" and not outcome.startswith("no explosion, but it learned")
             if not agrees:
                 failures.append("%s: outcome %r but scan verdict %s" % (name, outcome, verdict))
-            if run["outcome"] == "fixed":
+            accuracy = run.get("accuracy")
+            if outcome.startswith("fixed") and (accuracy is None or accuracy < 0.9):
+                failures.append("%s: outcome %r at accuracy %s (fixed needs 90%%)" % (name, outcome, accuracy))
+            if outcome.startswith("no explosion, but it learned little") and (accuracy is None or accuracy >= 0.9):
+                failures.append("%s: outcome %r at accuracy %s" % (name, outcome, accuracy))
+            if outcome == "fixed":
                 fixed_families.add(run["remedy"])
     for family in FAMILIES:
         if family not in fixed_families:

@@ -15,19 +15,18 @@ enum DemoTable {
         guard let baseline else { return exploded(report) }
         let critical = report.incidents.first { $0.incident.severity == .critical }?.incident
         switch report.verdict {
-        case .healthy:
-            if let accuracy, accuracy < learnedEnough {
-                return "no explosion, but it learned little (\(Int((accuracy * 100).rounded()))%)"
-            }
-            return "fixed"
-        case .noData:
-            return "nothing to judge"
-        case .warning:
-            let first = report.incidents.first!.incident
-            if first.kinds.contains(.vanishing) || first.kinds.contains(.collapse) {
+        case .healthy, .warning:
+            let first = report.incidents.first?.incident
+            if let first, first.kinds.contains(.vanishing) || first.kinds.contains(.collapse) {
                 return "no explosion, but gradients vanished from step \(first.openingStep)"
             }
+            if let accuracy, accuracy < learnedEnough {
+                return "no explosion, but it learned little (\(percent(accuracy)))"
+            }
+            guard let first else { return "fixed" }
             return "fixed (a \(first.kinds.first?.rawValue ?? "") warning at step \(first.openingStep))"
+        case .noData:
+            return "nothing to judge"
         case .exploding, .nonfinite:
             let step = critical?.openingStep ?? report.incidents.first!.incident.openingStep
             let baselineStep = baseline.incidents.first { $0.incident.severity == .critical }?.incident.openingStep
@@ -38,6 +37,10 @@ enum DemoTable {
             return "did not help"
         }
     }
+
+    /// An accuracy in whole percent, truncated, not rounded: 89.6% must not read as the 90% that
+    /// "fixed" asks for.
+    static func percent(_ accuracy: Double) -> String { "\(Int(accuracy * 100))%" }
 
     /// How a baseline went: "NaN/Inf from step N", "exploded at step N", "did not explode".
     static func exploded(_ report: RunReport) -> String {
@@ -68,7 +71,7 @@ enum DemoTable {
 
     static func row(_ result: ExperimentResult, report: RunReport?, baseline: RunReport?) -> Row {
         let words = report.map { Self.outcome(of: $0, baseline: baseline, accuracy: Double(result.accuracy)) } ?? "?"
-        var accuracy = String(format: "%.0f%%", result.accuracy * 100)
+        var accuracy = Self.percent(Double(result.accuracy))
         if let diverged = result.divergedAt { accuracy += " (stopped at step \(diverged))" }
         return Row(
             run: result.name, change: result.change, outcome: words, verdict: report?.verdict.rawValue ?? "?",
