@@ -126,7 +126,7 @@ package struct Demo: AsyncParsableCommand {
             wroteReport = false
         }
         let bytes = analysed.reduce(0) { $0 + $1.report.bytes }
-        output.write("\ntrained \(experiments.count) runs in \(NumberFormat.fixed(Self.seconds(trained), decimals: 1)) s; scanned \(NumberFormat.fixed(Double(bytes) / 1e6, decimals: 1)) MB in \(NumberFormat.fixed(Self.seconds(scanned), decimals: 2)) s\n")
+        output.write("\ntrained \(ScanText.count(experiments.count, "run")) in \(NumberFormat.fixed(Self.seconds(trained), decimals: 1)) s; scanned \(NumberFormat.fixed(Double(bytes) / 1e6, decimals: 1)) MB in \(NumberFormat.fixed(Self.seconds(scanned), decimals: 2)) s\n")
         if wroteReport { output.write("the report:      open \(reportPath)\n") }
         output.write("in TensorBoard:  tensorboard --logdir \(logdir)\n")
         output.write("every incident:  gradalert scan \(logdir)\n")

@@ -135,7 +135,11 @@ package struct WatchCommand: AsyncParsableCommand {
         }
         if format == .text {
             var line = "gradalert watch: following \(logdir) every \(NumberFormat.short(interval)) s"
-            if let endpoint { line += ", metrics on http://\(endpoint.host):\(endpoint.port)/metrics" }
+            if let endpoint {
+                // An IPv6 address goes in brackets in a URL.
+                let host = endpoint.host.contains(":") ? "[\(endpoint.host)]" : endpoint.host
+                line += ", metrics on http://\(host):\(endpoint.port)/metrics"
+            }
             printError(line + " (Ctrl-C to stop)")
         }
         var totals = Totals()
