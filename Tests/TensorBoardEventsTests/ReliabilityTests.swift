@@ -293,7 +293,7 @@ import Testing
         options.flushInterval = nil
         let writer = try SummaryWriter(logdir: disk.path + "/run", options: options)
         try disk.fill(leaving: 8 * 1024)
-        for step in 0..<100 { try? writer.histogram("h", values: (0..<300).map { Float($0 + step) }, step: step) }
+        for step in 0..<100 { _ = try? writer.histogram("h", values: (0..<300).map { Float($0 + step) }, step: step) }
         do {
             try writer.close()
             Issue.record("the disk is full: close must say what was lost")

@@ -25,7 +25,7 @@ public final class SmallFileSystem: @unchecked Sendable {
         let attributes = try FileManager.default.attributesOfFileSystem(forPath: path)
         let free = (attributes[.systemFreeSize] as? NSNumber)?.intValue ?? 0
         let size = max(0, free - leaving)
-        FileManager.default.createFile(atPath: filler, contents: Data(count: size))
+        _ = FileManager.default.createFile(atPath: filler, contents: Data(count: size))
     }
 
     /// Gives the space `fill` took back.
