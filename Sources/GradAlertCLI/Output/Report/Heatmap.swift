@@ -38,14 +38,44 @@ struct Heatmap {
     }
 
     func svg() -> String {
-        let columns = ChartLayout.heatmapColumns
         let rowHeight = ChartLayout.heatmapRowHeight
         let top = ChartLayout.heatmapTop
         let bottom = top + rows.count * rowHeight
         let legendY = bottom + 36
         let height = legendY + 30
+        let (grid, low, high) = cellGrid()
+        let paths = strokes(grid, low: low, high: high, top: top)
 
-        // Cells: the largest value per column, then held across the gaps of sparse logging.
+        var svg = "<svg class=\"chart heatmap\" viewBox=\"0 0 \(ChartLayout.width) \(height)\" width=\"\(ChartLayout.width)\" height=\"\(height)\""
+        svg += " role=\"img\" data-rows=\"\(rows.count)\" data-x=\"\(steps.attribute)\" data-levels=\"\(low) \(high)\">"
+        svg += "<title>gradient flow: log10 gradient norm per layer and step</title>"
+        svg += "<rect class=\"frame\" x=\"\(ChartLayout.left)\" y=\"\(top)\" width=\"\(ChartLayout.plotWidth)\" height=\"\(bottom - top)\"/>"
+        for cellKey in paths.keys.sorted() {
+            let d = paths[cellKey]!
+            switch cellKey {
+            case .level(let level): svg += "<path class=\"cells\" stroke=\"\(Self.palette[level])\" d=\"\(d)\"/>"
+            case .zero: svg += "<path class=\"cells zero\" stroke=\"\(Self.zeroColour)\" d=\"\(d)\"/>"
+            case .nonfinite: svg += "<path class=\"cells nf\" stroke=\"\(Self.nonfiniteColour)\" d=\"\(d)\"/>"
+            }
+        }
+        svg += "<g class=\"layers\">"
+        for (index, row) in rows.enumerated() {
+            let y = top + index * rowHeight + rowHeight - 4
+            let style = origins.contains(row.series) ? "layer origin" : "layer"
+            let name = LineChart.clip(Incident.layerName(row.series), 26)
+            svg += "<text class=\"\(style)\" x=\"\(ChartLayout.left - 6)\" y=\"\(y)\">\(HTMLText.escape(name))<title>\(HTMLText.escape(row.series))</title></text>"
+        }
+        svg += "</g>"
+        svg += LineChart.incidentMarks(incidents, steps: steps, top: top, bottom: bottom, spans: false)
+        svg += LineChart.stepAxis(steps, at: bottom)
+        svg += legend(at: legendY, low: low, high: high)
+        return svg + "</svg>"
+    }
+
+    /// One row of cells per layer: the largest value per column, then held across the gaps of
+    /// sparse logging; and the log10 range of the finite values (at least one decade wide).
+    private func cellGrid() -> (grid: [[Cell]], low: Double, high: Double) {
+        let columns = ChartLayout.heatmapColumns
         var grid: [[Cell]] = []
         var low = Double.infinity
         var high = -Double.infinity
@@ -87,59 +117,43 @@ struct Heatmap {
             let middle = (low + high) / 2
             (low, high) = (middle - 0.5, middle + 0.5)
         }
-        func key(_ cell: Cell) -> Key? {
-            switch cell {
-            case .empty: return nil
-            case .zero: return .zero
-            case .nonfinite: return .nonfinite
-            case .value(let value):
-                let level = Int(((log10(value) - low) / (high - low) * Double(Self.levels)).rounded(.down))
-                return .level(min(Self.levels - 1, max(0, level)))
-            }
-        }
+        return (grid, low, high)
+    }
 
-        // One path per colour: runs of equal cells in a row as strokes.
+    /// A cell's colour: one of the palette's levels over [low, high] in log10, zero, or non-finite;
+    /// nil for a cell with nothing logged.
+    private static func colour(of cell: Cell, low: Double, high: Double) -> Key? {
+        switch cell {
+        case .empty: return nil
+        case .zero: return .zero
+        case .nonfinite: return .nonfinite
+        case .value(let value):
+            let level = Int(((log10(value) - low) / (high - low) * Double(levels)).rounded(.down))
+            return .level(min(levels - 1, max(0, level)))
+        }
+    }
+
+    /// One path per colour: runs of equal cells in a row as strokes.
+    private func strokes(_ grid: [[Cell]], low: Double, high: Double, top: Int) -> [Key: String] {
+        let columns = ChartLayout.heatmapColumns
+        let rowHeight = ChartLayout.heatmapRowHeight
         var paths: [Key: String] = [:]
         for (index, cells) in grid.enumerated() {
             let y = ChartLayout.coordinate(Double(top + index * rowHeight) + Double(rowHeight - 1) / 2)
             var column = 0
             while column < columns {
-                guard let cellKey = key(cells[column]) else {
+                guard let cellKey = Self.colour(of: cells[column], low: low, high: high) else {
                     column += 1
                     continue
                 }
                 var end = column + 1
-                while end < columns, key(cells[end]) == cellKey { end += 1 }
+                while end < columns, Self.colour(of: cells[end], low: low, high: high) == cellKey { end += 1 }
                 let x = ChartLayout.left + column * ChartLayout.heatmapColumnWidth
                 paths[cellKey, default: ""] += "M\(x) \(y)h\((end - column) * ChartLayout.heatmapColumnWidth)"
                 column = end
             }
         }
-
-        var svg = "<svg class=\"chart heatmap\" viewBox=\"0 0 \(ChartLayout.width) \(height)\" width=\"\(ChartLayout.width)\" height=\"\(height)\""
-        svg += " role=\"img\" data-rows=\"\(rows.count)\" data-x=\"\(steps.attribute)\" data-levels=\"\(low) \(high)\">"
-        svg += "<title>gradient flow: log10 gradient norm per layer and step</title>"
-        svg += "<rect class=\"frame\" x=\"\(ChartLayout.left)\" y=\"\(top)\" width=\"\(ChartLayout.plotWidth)\" height=\"\(bottom - top)\"/>"
-        for cellKey in paths.keys.sorted() {
-            let d = paths[cellKey]!
-            switch cellKey {
-            case .level(let level): svg += "<path class=\"cells\" stroke=\"\(Self.palette[level])\" d=\"\(d)\"/>"
-            case .zero: svg += "<path class=\"cells zero\" stroke=\"\(Self.zeroColour)\" d=\"\(d)\"/>"
-            case .nonfinite: svg += "<path class=\"cells nf\" stroke=\"\(Self.nonfiniteColour)\" d=\"\(d)\"/>"
-            }
-        }
-        svg += "<g class=\"layers\">"
-        for (index, row) in rows.enumerated() {
-            let y = top + index * rowHeight + rowHeight - 4
-            let style = origins.contains(row.series) ? "layer origin" : "layer"
-            let name = LineChart.clip(Incident.layerName(row.series), 26)
-            svg += "<text class=\"\(style)\" x=\"\(ChartLayout.left - 6)\" y=\"\(y)\">\(HTMLText.escape(name))<title>\(HTMLText.escape(row.series))</title></text>"
-        }
-        svg += "</g>"
-        svg += LineChart.incidentMarks(incidents, steps: steps, top: top, bottom: bottom, spans: false)
-        svg += LineChart.stepAxis(steps, at: bottom)
-        svg += legend(at: legendY, low: low, high: high)
-        return svg + "</svg>"
+        return paths
     }
 
     /// The colour scale with its ends and middle in norms, then the special cells.
