@@ -213,20 +213,20 @@ public final class GradientMonitor {
         }
         if options.updateRatio { writeUpdateRatios(step: step, wallTime: wallTime) }
         if histogram, options.weightHistograms { writeWeightHistograms(step: step, wallTime: wallTime) }
-        let decision = guardStep(global, step: step, wallTime: wallTime)
-
         assembler.completeStep()
         let alerts = assembler.alerts[alertsBefore...].map(\.alert)
         let events = Array(assembler.events[eventsBefore...])
         if !alerts.isEmpty && !histogram && options.histogramEvery != nil {
             // The step an alert fires is the one worth seeing in full: write its histograms now,
-            // while the gradients are still there, whatever the cadence says.
+            // while the gradients are still there (and before the spike guard may clip them),
+            // whatever the cadence says.
             for (name, statistics) in (try? measureAll(gradients, histogram: true)) ?? [] {
                 if let summary = statistics.histogram() {
                     log { try $0.histogram("grad/\(name)", summary: summary, step: step, wallTime: wallTime) }
                 }
             }
         }
+        let decision = guardStep(global, step: step, wallTime: wallTime)
         if !events.isEmpty {
             log { try $0.text("gradalert/alerts", IncidentMarkdown.render(events), step: step, wallTime: wallTime) }
         }

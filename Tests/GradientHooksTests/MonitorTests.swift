@@ -164,6 +164,49 @@ func task(_ count: Int) -> ([(Float, Float)], [Float]) {
         #expect(texts.first?.contains("at step \(alerts.first!.step)") == true)
     }
 
+    /// The histograms written at an alert's step show the gradients as they were, not as the spike
+    /// guard clipped them afterwards.
+    @Test func alertStepHistogramsPrecedeTheSpikeGuardsClip() throws {
+        final class Model { let w = Parameter(shape: [256]) }
+        let logdir = temporary()
+        defer { try? FileManager.default.removeItem(atPath: logdir) }
+        var options = GradientMonitor.Options()
+        options.histogramEvery = 1000
+        options.spikeGuard = .adaptiveClip()
+        let monitor = try GradientMonitor(logdir: logdir, options: options)
+        let model = Model()
+        monitor.watch(model)
+        let spikeStep = 60
+        var spikeMax: Float = 0
+        var spikeReport: GradientMonitor.StepReport?
+        for step in 0...spikeStep {
+            let scale: Float = step == spikeStep ? 1000 : 1
+            model.w.gradient = (0..<256).map { 0.01 * scale * (1 + 0.2 * sin(Float($0 * 7 + step))) }
+            if step == spikeStep { spikeMax = model.w.gradient.map(abs).max()! }
+            let report = try monitor.record(step: step)
+            if step == spikeStep { spikeReport = report }
+        }
+        try monitor.close()
+        let report = try #require(spikeReport)
+        #expect(report.alerts.contains { $0.kind == .spike })
+        guard case .clip(let clippedTo) = report.guardDecision else {
+            Issue.record("the guard should clip the spike, not \(report.guardDecision)")
+            return
+        }
+        #expect(clippedTo < report.globalNorm / 10)
+        #expect(model.w.gradient.map(abs).max()! < spikeMax / 10, "the guard clipped the gradients in place")
+
+        let file = try #require(try LogDirectory.runs(in: logdir).first?.files.first)
+        var written: HistogramSummary?
+        for case .event(let event, _) in EventFileReader(path: file).readAll() where event.step == Int64(spikeStep) {
+            for value in event.summaryValues where value.tag == "grad/w" {
+                if case .histogram(let summary) = value.value { written = summary }
+            }
+        }
+        let summary = try #require(written, "no histogram at the alert's step")
+        #expect(summary.max == Double(spikeMax))
+    }
+
     /// Raw buffers and foreign storage go through the same path.
     @Test func rawBuffersAndSources() throws {
         struct Foreign: GradientSource {
