@@ -114,20 +114,35 @@ public final class GradientMonitor {
     // MARK: - Watching
 
     /// Watches every `Parameter` the model holds (found by reflection) that the filter accepts;
-    /// returns how many it added. A parameter already watched is not watched twice.
+    /// returns how many it added. A parameter already watched is not watched twice. `prefix`
+    /// (e.g. "encoder") names them "encoder.<path>", for two models whose parameters would
+    /// otherwise share names; a different parameter under a name already watched is not watched
+    /// (two gradients in one series would mix) and a warning says so.
     @discardableResult
-    public func watch(_ model: Any) -> Int {
-        let found = ParameterDiscovery.namedParameters(of: model)
+    public func watch(_ model: Any, prefix: String? = nil) -> Int {
+        let found = ParameterDiscovery.namedParameters(of: model).map { (name, parameter) in
+            (prefix.map { "\($0).\(name)" } ?? name, parameter)
+        }
         var added = 0
         var alreadyWatched = 0
+        var collisions: [String] = []
+        let taken = Set(watchedNames)
         for (name, parameter) in found where options.filter.matches(name) {
             if parameters.contains(where: { $0.parameter === parameter }) {
                 warnOnce("twice", "gradalert: \(name) is already watched; it is measured and clipped once")
                 alreadyWatched += 1
                 continue
             }
+            if taken.contains(name) || parameters.contains(where: { $0.name == name }) {
+                collisions.append(name)
+                continue
+            }
             parameters.append((name, parameter))
             added += 1
+        }
+        if let first = collisions.first {
+            warnOnce("names-\(first)", "gradalert: other parameters are already watched as \(Self.listed(collisions)); these are not watched, since two gradients would mix in one series: watch this model with a prefix, watch(model, prefix: \"…\")")
+            alreadyWatched += collisions.count
         }
         if added == 0, alreadyWatched > 0 {
             return 0  // every parameter the filter accepts was already watched (and said so)
@@ -142,14 +157,26 @@ public final class GradientMonitor {
     }
 
     /// Watches a model that keeps its own storage. A source whose parameter names are those of one
-    /// already watched is taken for the same one, and counts once.
+    /// already watched is taken for the same one, and counts once; a source that shares only some
+    /// names with what is watched is not watched (two gradients would mix in one series), and a
+    /// warning names them.
     public func watch(source: any GradientSource) {
         let names = Set(source.parameterNames)
         if sources.contains(where: { Set($0.parameterNames) == names }) {
             warnOnce("source-twice", "gradalert: this GradientSource is already watched; it is measured and clipped once")
             return
         }
+        let shared = names.filter(options.filter.matches).intersection(watchedNames).sorted()
+        if !shared.isEmpty {
+            warnOnce("source-names-\(shared[0])", "gradalert: a GradientSource names parameters already watched (\(Self.listed(shared))); it is not watched, since two gradients would mix in one series: give its parameters distinct names")
+            return
+        }
         sources.append(source)
+    }
+
+    /// Up to three names, then how many more.
+    static func listed(_ names: [String]) -> String {
+        names.prefix(3).joined(separator: ", ") + (names.count > 3 ? " and \(names.count - 3) more" : "")
     }
 
     /// Names of the watched parameters, in order.

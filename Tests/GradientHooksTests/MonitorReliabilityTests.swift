@@ -145,6 +145,43 @@ import Testing
         }
     }
 
+    /// Two models whose parameters share names: the second is not watched under the same names
+    /// (its gradients would mix into the first's series) unless a prefix tells them apart; a
+    /// GradientSource that reuses some watched names is refused the same way.
+    @Test func namesThatCollideAreRefusedAndAPrefixSeparatesThem() throws {
+        let directory = try TemporaryDirectory()
+        let monitor = try GradientMonitor(logdir: directory.path)
+        var warnings: [String] = []
+        monitor.onWarning = { warnings.append($0) }
+        let first = TinyNet(seed: 10)
+        let second = TinyNet(seed: 11)
+        #expect(monitor.watch(first) == 4)
+        #expect(monitor.watch(second) == 0)
+        #expect(warnings.count == 1 && warnings[0].contains("other parameters are already watched as hidden.weight, hidden.bias, output.weight and 1 more"), "\(warnings)")
+        #expect(monitor.watch(second, prefix: "twin") == 4)
+        #expect(monitor.watchedNames.count == 8)
+        #expect(monitor.watchedNames.contains("twin.hidden.weight"))
+
+        struct Overlapping: GradientSource {
+            var parameterNames: [String] { ["hidden.weight", "extra"] }
+            func withGradient<R>(of name: String, _ body: (GradientBuffer) throws -> R) rethrows -> R {
+                try [Float](repeating: 1, count: 4).withUnsafeBufferPointer { try body(.float($0)) }
+            }
+        }
+        monitor.watch(source: Overlapping())
+        #expect(warnings.count == 2 && warnings[1].contains("already watched (hidden.weight)"), "\(warnings)")
+        #expect(monitor.watchedNames.count == 8)
+
+        let (inputs, targets) = task(32)
+        _ = first.lossAndGradients(inputs, targets)
+        _ = second.lossAndGradients(inputs, targets)
+        let report = try monitor.record(step: 0, loss: 1)
+        #expect(Set(report.parameters.map(\.name)).count == 8)
+        let firstNorm = try #require(report.parameters.first { $0.name == "hidden.weight" }?.statistics.l2Norm)
+        let twinNorm = try #require(report.parameters.first { $0.name == "twin.hidden.weight" }?.statistics.l2Norm)
+        #expect(firstNorm != twinNorm, "two nets with different seeds have different gradients")
+    }
+
     /// With a filter that leaves some parameters out, watching the same model again says they are
     /// already watched, not that the filter accepts none.
     @Test func watchingAFilteredModelTwiceSaysAlreadyWatched() throws {
