@@ -36,7 +36,7 @@ import FoundationNetworking
         follower.forgetAfter = 0
         let fleet = FleetMetrics(layerLimit: 1, incidentGrace: 300)
         for _ in 0..<2 { fleet.update(from: follower, poll: follower.poll()) }
-        let endpoint = try await MetricsEndpoint.start(registry: fleet.registry, host: "127.0.0.1", port: 0) { (true, "ok") }
+        let endpoint = try await MetricsServer.start(registry: fleet.registry, host: "127.0.0.1", port: 0) { (true, "ok") }
         defer { Task { try? await endpoint.stop() } }
         let (status, body) = try await Self.get("http://127.0.0.1:\(endpoint.port)/metrics")
         #expect(status == 200)

@@ -121,12 +121,12 @@ package struct WatchCommand: AsyncParsableCommand {
         let stop = StopSignal()
         let colour = isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         var metrics: FleetMetrics?
-        var endpoint: MetricsEndpoint?
+        var endpoint: MetricsServer?
         let health = HealthState(interval: interval)
         if let metricsListen, let (host, port) = Self.hostAndPort(metricsListen) {
             let fleet = FleetMetrics(layerLimit: metricsLayers, incidentGrace: incidentGrace)
             do {
-                endpoint = try await MetricsEndpoint.start(registry: fleet.registry, host: host, port: port) { health.report() }
+                endpoint = try await MetricsServer.start(registry: fleet.registry, host: host, port: port) { health.report() }
             } catch {
                 printError("gradalert watch: cannot serve metrics on \(metricsListen): \(error)")
                 throw ExitCode(ExitStatus.usage)

@@ -3,7 +3,8 @@ import NIOHTTP1
 import NIOPosix
 import Prometheus
 
-/// Serves a Prometheus registry over HTTP, for Prometheus to scrape:
+/// Serves a Prometheus registry over HTTP, for Prometheus to scrape (the `MetricsEndpoint` product's
+/// one type):
 ///
 /// - `GET /metrics`: every metric of the registry, in the text exposition format (swift-prometheus
 ///   renders it; label values are escaped there);
@@ -12,14 +13,14 @@ import Prometheus
 /// ```swift
 /// let registry = PrometheusCollectorRegistry()
 /// MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))   // swift-metrics → Prometheus
-/// let endpoint = try await MetricsEndpoint.start(registry: registry, host: "127.0.0.1", port: 9464)
+/// let endpoint = try await MetricsServer.start(registry: registry, host: "127.0.0.1", port: 9464)
 /// ...
 /// try await endpoint.stop()
 /// ```
 ///
 /// `gradalert watch --metrics-listen` uses it; a Swift training program can too, to be scraped
 /// directly. One event loop thread; a scrape renders the registry on it.
-public final class MetricsEndpoint: Sendable {
+public final class MetricsServer: Sendable {
     /// The port it listens on (the one the system chose, when 0 was asked for).
     public let port: Int
     public let host: String
@@ -38,7 +39,7 @@ public final class MetricsEndpoint: Sendable {
     public static func start(
         registry: PrometheusCollectorRegistry, host: String, port: Int,
         health: @escaping @Sendable () -> (ok: Bool, message: String) = { (true, "ok") }
-    ) async throws -> MetricsEndpoint {
+    ) async throws -> MetricsServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
@@ -52,7 +53,7 @@ public final class MetricsEndpoint: Sendable {
         do {
             let channel = try await bootstrap.bind(host: host, port: port).get()
             let bound = channel.localAddress?.port ?? port
-            return MetricsEndpoint(host: host, port: bound, channel: channel, group: group)
+            return MetricsServer(host: host, port: bound, channel: channel, group: group)
         } catch {
             try? await group.shutdownGracefully()
             throw error
