@@ -13,10 +13,10 @@ import Testing
     }
 
     /// Two layers, their global norm and the loss, with every series NaN at the `broken` steps.
-    static func write(_ writer: SummaryWriter, steps: Range<Int>, broken: Set<Int>) throws {
+    static func write(_ writer: SummaryWriter, steps: Range<Int>, broken: Set<Int>, wallTime: Double? = nil) throws {
         for step in steps {
             let value = broken.contains(step) ? Double.nan : 1 + 0.01 * Double(step % 3)
-            for tag in ["grad_norm/a", "grad_norm/b", "grad_norm/global", "loss"] { try writer.scalar(tag, value, step: step) }
+            for tag in ["grad_norm/a", "grad_norm/b", "grad_norm/global", "loss"] { try writer.scalar(tag, value, step: step, wallTime: wallTime) }
         }
         try writer.flush()
     }
@@ -24,7 +24,8 @@ import Testing
     /// The incidents already on disk are reported but run no command; each of the two incidents
     /// that happen while watch follows the growing file runs it once — not once per alert (each
     /// incident has four) — with the incident in the environment and its JSON on stdin. SIGTERM
-    /// stops watch cleanly.
+    /// stops watch cleanly. The new steps carry wall times from a clock far behind (1970): what is
+    /// new is decided by what was on disk, not by the clock of the machine that wrote it.
     @Test func execRunsOncePerNewIncident() async throws {
         let folder = try TemporaryDirectory()
         var options = SummaryWriter.Options()
@@ -47,9 +48,9 @@ import Testing
         process.standardError = Pipe()
         try process.run()
         try await Task.sleep(for: .seconds(1.5))  // the first polls read the backlog
-        try Self.write(writer, steps: 40..<60, broken: [50])
+        try Self.write(writer, steps: 40..<60, broken: [50], wallTime: 1_000_000)
         try await Task.sleep(for: .seconds(1))
-        try Self.write(writer, steps: 60..<80, broken: [70])
+        try Self.write(writer, steps: 60..<80, broken: [70], wallTime: 1_000_000)
         var waited = 0
         while (try? String(contentsOfFile: hookLog, encoding: .utf8))?.split(separator: "\n").count ?? 0 < 2, waited < 100 {
             try await Task.sleep(for: .milliseconds(100))

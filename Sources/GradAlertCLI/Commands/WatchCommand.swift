@@ -144,15 +144,18 @@ package struct WatchCommand: AsyncParsableCommand {
         }
         var totals = Totals()
         var firstPoll = true
-        let startedAt = Date().timeIntervalSince1970
+        var backlog = Backlog()
         while !stop.requested {
             let pollStarted = Date().timeIntervalSince1970
             let poll = follower.poll { stop.requested }
             if stop.requested { break }  // within a second of the signal, even in a long first poll
-            report(poll, firstPoll: firstPoll, startedAt: startedAt, colour: colour, totals: &totals)
+            report(poll, firstPoll: firstPoll, backlog: backlog, colour: colour, totals: &totals)
             metrics?.update(from: follower, poll: poll, started: pollStarted)
             health.polled(runs: follower.runNames.count, error: poll.error)
-            if !poll.interrupted { firstPoll = false }
+            if firstPoll && !poll.interrupted {
+                firstPoll = false
+                backlog = Backlog(follower)
+            }
             var waited = 0.0
             while waited < interval && !stop.requested {
                 try? await Task.sleep(for: .milliseconds(100))
@@ -223,11 +226,36 @@ package struct WatchCommand: AsyncParsableCommand {
         }
     }
 
+    /// Where each stream's reading stood after the first poll: the steps that were on disk when
+    /// watch started. Decided by step, not by the wall times in the file, which another machine's
+    /// clock (or a writer that leaves them 0) wrote.
+    struct Backlog {
+        private var marks: [String: [Int: (segment: Int, step: Int64)]] = [:]
+
+        init() {}
+
+        init(_ follower: LogFollower) {
+            for (name, analyzer) in follower.analyzers {
+                for stream in 0..<analyzer.streamCount {
+                    let assembler = analyzer.stream(stream).assembler
+                    if let latest = assembler.latestStep { marks[name, default: [:]][stream] = (assembler.segment, latest.step) }
+                }
+            }
+        }
+
+        /// Whether a step of a run's stream was already on disk when watch started (a restart
+        /// since then starts a new segment, whose steps are new whatever their numbers).
+        func contains(run: String, stream: Int, segment: Int, step: Int64) -> Bool {
+            guard let mark = marks[run]?[stream] else { return false }
+            return segment == mark.segment && step <= mark.step
+        }
+    }
+
     /// Prints what one poll found and runs --exec for it. What was on disk before watch started —
-    /// everything the first poll reads, and later events of steps written before then (the last
+    /// everything the first poll reads, and later events at steps that were on disk then (the last
     /// step on disk is judged on the second poll) — is reported but runs no command unless
     /// --exec-backlog.
-    func report(_ poll: LogFollower.Poll, firstPoll: Bool, startedAt: Double, colour: Bool, totals: inout Totals) {
+    func report(_ poll: LogFollower.Poll, firstPoll: Bool, backlog: Backlog, colour: Bool, totals: inout Totals) {
         let text = ScanText(colour: colour)
         var runOrder: [String: Int] = [:]
         var items: [Item] = poll.incidents.map { .incident($0) } + poll.alerts.map { .alert($0) }
@@ -260,9 +288,8 @@ package struct WatchCommand: AsyncParsableCommand {
                 case .escalated: .escalated
                 case .closed: .closed
                 }
-                let wallTime = event.incident.incident.alerts.last { $0.step == event.step }?.wallTime
-                let backlog = firstPoll || (wallTime.map { $0 < startedAt } ?? false)
-                if let command, triggers.contains(trigger), !backlog || execBacklog {
+                let old = firstPoll || backlog.contains(run: event.incident.run, stream: event.incident.stream, segment: event.incident.incident.segment, step: event.step)
+                if let command, triggers.contains(trigger), !old || execBacklog {
                     flush(&out)
                     Self.execute(command, input: json.output, environment: Self.environment(event))
                 }
@@ -274,8 +301,8 @@ package struct WatchCommand: AsyncParsableCommand {
                 case .text: if listAlerts { out += text.alertLines(finding.alert, run: finding.run, withRemedies: false) }
                 case .jsonl: out += json.output + "\n"
                 }
-                let backlog = firstPoll || (finding.alert.alert.wallTime.map { $0 < startedAt } ?? false)
-                if let command, triggers.contains(.alert), !backlog || execBacklog {
+                let old = firstPoll || backlog.contains(run: finding.run, stream: finding.alert.stream, segment: finding.alert.segment, step: finding.alert.alert.step)
+                if let command, triggers.contains(.alert), !old || execBacklog {
                     flush(&out)
                     Self.execute(command, input: json.output, environment: Self.environment(finding))
                 }
