@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -56,7 +57,7 @@ public final class MetricsServer: Sendable {
             return MetricsServer(host: host, port: bound, channel: channel, group: group)
         } catch {
             try? await group.shutdownGracefully()
-            throw error
+            throw MetricsServerError(host: host, port: port, underlying: error)
         }
     }
 
@@ -65,6 +66,31 @@ public final class MetricsServer: Sendable {
         try? await channel.close()
         try await group.shutdownGracefully()
     }
+}
+
+/// Why the server could not start: the address it was asked for and the system's reason
+/// ("Address already in use", "Cannot assign requested address").
+public struct MetricsServerError: Error, CustomStringConvertible, LocalizedError {
+    public let host: String
+    public let port: Int
+    public let reason: String
+
+    init(host: String, port: Int, underlying: any Error) {
+        self.host = host
+        self.port = port
+        if let io = underlying as? IOError {
+            reason = String(cString: strerror(io.errnoCode))
+        } else {
+            reason = String(describing: underlying)
+        }
+    }
+
+    public var description: String {
+        let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        return "cannot serve metrics on \(address): \(reason)"
+    }
+
+    public var errorDescription: String? { description }
 }
 
 /// Answers one request at a time on a connection: /metrics, /healthz, else 404; GET and HEAD only.

@@ -18,6 +18,29 @@ func scanJSON(_ paths: [String], _ extra: [String] = []) async throws -> (status
 }
 
 @Suite struct ScanTests {
+    /// The detector options are checked by the library's `validate()`, with the option's name in
+    /// the message; negative numbers are read as values (not as unknown options), and 0 turns
+    /// --absolute-bound and --early-loss-jump off where a negative value is refused.
+    @Test func detectorOptionsAreCheckedByTheLibrary() throws {
+        func message(_ arguments: [String]) -> String? {
+            do {
+                var command = try Scan.parse(["logs"] + arguments)
+                try command.validate()
+                return nil
+            } catch {
+                return Scan.message(for: error)
+            }
+        }
+        #expect(message(["--spike-window", "3"]) == "--spike-window must be between 10 (the robust test needs 10 earlier values) and 100000 (it is 3)")
+        #expect(message(["--growth-factor", "-3"]) == "--growth-factor must be a finite number above 1 (it is -3.0)")
+        #expect(message(["--growth-window", "1000000000"])?.hasPrefix("--growth-window must be between 3 and 100000") == true)
+        #expect(message(["--absolute-bound", "-5"]) == "--absolute-bound must be 0 (off) or above (it is -5.0)")
+        #expect(message(["--early-loss-jump", "0.5"]) == "--early-loss-jump must be a finite number above 1, or 0 (off) (it is 0.5)")
+        #expect(message(["--critical-above", "nan"]) == "--critical-above must be a finite number (it is nan)")
+        #expect(message(["--absolute-bound", "0", "--early-loss-jump", "0"]) == nil)
+        #expect(message(["--spike-ratio", "20", "--warn-above", "1", "--critical-above", "3"]) == nil)
+    }
+
     @Test func healthyAndExplodingRuns() async throws {
         let folder = try TemporaryDirectory()
         try writeRun(folder.path + "/healthy", steps: 0..<400)

@@ -1,11 +1,33 @@
+import ArgumentParser
 import Foundation
 import GradAlertTestSupport
 import TensorBoardEvents
 import Testing
 
+@testable import GradAlertCLI
+
 /// `gradalert watch` as a user runs it: its own process following a file that is still being
 /// written, with --exec.
 @Suite struct WatchCommandTests {
+    /// Options that only mean something with --metrics-listen are refused without it, as --exec-on
+    /// is without --exec; numbers are checked with a message that says the range.
+    @Test func optionsThatNeedAnotherAreRefusedWithoutIt() throws {
+        func message(_ arguments: [String]) -> String? {
+            do {
+                _ = try WatchCommand.parse(["logs"] + arguments)
+                return nil
+            } catch {
+                return WatchCommand.message(for: error)
+            }
+        }
+        #expect(message(["--metrics-layers", "3"]) == "--metrics-layers and --incident-grace go with --metrics-listen")
+        #expect(message(["--incident-grace", "60"]) == "--metrics-layers and --incident-grace go with --metrics-listen")
+        #expect(message(["--metrics-listen", "127.0.0.1:0", "--metrics-layers", "3", "--incident-grace", "60"]) == nil)
+        #expect(message(["--metrics-listen", "127.0.0.1:0", "--metrics-layers", "-1"]) == "--metrics-layers, --incident-grace and --forget-after must not be negative")
+        #expect(message(["--interval", "0"]) == "--interval must be above 0 and at most 3600 seconds, not 0")
+        #expect(message(["--exec-backlog"]) == "--exec-on and --exec-backlog go with --exec")
+    }
+
     static func executable() throws -> String {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let candidates = [binary, binary.deletingLastPathComponent()].map { $0.appendingPathComponent("gradalert").path }

@@ -43,7 +43,7 @@ package struct Demo: AsyncParsableCommand {
     @Option(help: "Where to write the runs (each run's folder is replaced) and the report.")
     package var logdir: String = "runs/gradalert-demo"
 
-    @Option(help: "Training steps per run.")
+    @Option(parsing: .unconditional, help: "Training steps per run.")
     package var steps: Int = 300
 
     @Option(help: "Random seed (data, initialisation, batches).")

@@ -57,7 +57,7 @@ package struct WatchCommand: AsyncParsableCommand {
     @Option(help: "Output: text, or jsonl (one JSON object per incident event and per alert).")
     package var format: Format = .text
 
-    @Option(help: ArgumentHelp("Seconds between polls.", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds between polls.", valueName: "seconds"))
     package var interval: Double = 2
 
     @Option(name: .customLong("exec"), help: ArgumentHelp("Shell command run when an incident opens (see --exec-on), the event's JSON on stdin.", valueName: "command"))
@@ -75,13 +75,13 @@ package struct WatchCommand: AsyncParsableCommand {
     @Option(name: .customLong("metrics-listen"), help: ArgumentHelp("Serve Prometheus metrics on HOST:PORT (/metrics, /healthz) while following; see docs/monitoring.md.", valueName: "host:port"))
     package var metricsListen: String?
 
-    @Option(name: .customLong("metrics-layers"), help: ArgumentHelp("With --metrics-listen: also export the N largest per-layer gradient norms of each stream (0: none; each is a series per stream).", valueName: "n"))
-    package var metricsLayers: Int = 0
+    @Option(name: .customLong("metrics-layers"), parsing: .unconditional, help: ArgumentHelp("With --metrics-listen: also export the N largest per-layer gradient norms of each stream (default 0: none; each is a series per stream).", valueName: "n"))
+    package var metricsLayers: Int?
 
-    @Option(name: .customLong("incident-grace"), help: ArgumentHelp("With --metrics-listen: seconds a closed incident stays exported (its series at 0), so that Prometheus sees it even when it opened and closed between two scrapes.", valueName: "seconds"))
-    package var incidentGrace: Double = 300
+    @Option(name: .customLong("incident-grace"), parsing: .unconditional, help: ArgumentHelp("With --metrics-listen: seconds a closed incident stays exported (its series at 0), so that Prometheus sees it even when it opened and closed between two scrapes (default 300).", valueName: "seconds"))
+    package var incidentGrace: Double?
 
-    @Option(name: .customLong("forget-after"), help: ArgumentHelp("Seconds after a run's files are gone before watch forgets it (and its metrics).", valueName: "seconds"))
+    @Option(name: .customLong("forget-after"), parsing: .unconditional, help: ArgumentHelp("Seconds after a run's files are gone before watch forgets it (and its metrics).", valueName: "seconds"))
     package var forgetAfter: Double = 300
 
     @OptionGroup(title: "Detector")
@@ -90,14 +90,17 @@ package struct WatchCommand: AsyncParsableCommand {
     package init() {}
 
     package mutating func validate() throws {
-        guard interval > 0, interval <= 3600 else { throw ValidationError("--interval must be between 0 and 3600 seconds") }
+        guard interval > 0, interval <= 3600 else { throw ValidationError("--interval must be above 0 and at most 3600 seconds, not \(NumberFormat.short(interval))") }
         if command == nil, !execOn.isEmpty || execBacklog {
             throw ValidationError("--exec-on and --exec-backlog go with --exec")
         }
         if let metricsListen, Self.hostAndPort(metricsListen) == nil {
             throw ValidationError("--metrics-listen takes HOST:PORT, such as 127.0.0.1:9464 or 0.0.0.0:9464, not '\(metricsListen)'")
         }
-        guard metricsLayers >= 0, incidentGrace >= 0, forgetAfter >= 0 else {
+        if metricsListen == nil, metricsLayers != nil || incidentGrace != nil {
+            throw ValidationError("--metrics-layers and --incident-grace go with --metrics-listen")
+        }
+        guard (metricsLayers ?? 0) >= 0, (incidentGrace ?? 0) >= 0, forgetAfter >= 0, (incidentGrace ?? 0).isFinite else {
             throw ValidationError("--metrics-layers, --incident-grace and --forget-after must not be negative")
         }
     }
@@ -124,11 +127,11 @@ package struct WatchCommand: AsyncParsableCommand {
         var endpoint: MetricsServer?
         let health = HealthState(interval: interval)
         if let metricsListen, let (host, port) = Self.hostAndPort(metricsListen) {
-            let fleet = FleetMetrics(layerLimit: metricsLayers, incidentGrace: incidentGrace)
+            let fleet = FleetMetrics(layerLimit: metricsLayers ?? 0, incidentGrace: incidentGrace ?? 300)
             do {
                 endpoint = try await MetricsServer.start(registry: fleet.registry, host: host, port: port) { health.report() }
             } catch {
-                printError("gradalert watch: cannot serve metrics on \(metricsListen): \(error)")
+                printError("gradalert watch: \(error)")
                 throw ExitCode(ExitStatus.usage)
             }
             metrics = fleet

@@ -30,43 +30,43 @@ package struct TagOptions: ParsableArguments, Sendable {
 package struct DetectorOptions: ParsableArguments, Sendable {
     @OptionGroup package var tags: TagOptions
 
-    @Option(help: ArgumentHelp("A spike is at least this many times the median of recent values.", valueName: "x"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("A spike is at least this many times the median of recent values.", valueName: "x"))
     package var spikeRatio: Double = 10
 
-    @Option(help: ArgumentHelp("…and this many robust standard deviations above it, in log space.", valueName: "z"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("…and this many robust standard deviations above it, in log space.", valueName: "z"))
     package var spikeZ: Double = 6
 
-    @Option(help: ArgumentHelp("Recent values that make the spike baseline.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Recent values that make the spike baseline.", valueName: "n"))
     package var spikeWindow: Int = 50
 
-    @Option(help: ArgumentHelp("A gradient norm at or above this is absurd at any step, even the first (0 turns it off).", valueName: "norm"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("A gradient norm at or above this is absurd at any step, even the first (0 turns it off).", valueName: "norm"))
     package var absoluteBound: Double = 1e6
 
-    @Option(help: ArgumentHelp("In a series' first values, a jump of --spike-ratio counts when a loss jumps this many times at the same step (0 turns it off).", valueName: "x"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("In a series' first values, a jump of --spike-ratio counts when a loss jumps this many times at the same step (0 turns it off).", valueName: "x"))
     package var earlyLossJump: Double = 2
 
-    @Option(help: ArgumentHelp("Jumps of a global norm over --spike-ratio x its usual level, within --spike-window values, that make repeated cliffs.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Jumps of a global norm over --spike-ratio x its usual level, within --spike-window values, that make repeated cliffs.", valueName: "n"))
     package var cliffsCount: Int = 2
 
-    @Option(help: ArgumentHelp("Values fitted for sustained growth.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Values fitted for sustained growth.", valueName: "n"))
     package var growthWindow: Int = 20
 
-    @Option(help: ArgumentHelp("Growth alerts when the fitted line rises by this factor across the window.", valueName: "x"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Growth alerts when the fitted line rises by this factor across the window.", valueName: "x"))
     package var growthFactor: Double = 4
 
-    @Option(help: ArgumentHelp("A norm under this for --vanishing-window values is vanishing.", valueName: "norm"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("A norm under this for --vanishing-window values is vanishing.", valueName: "norm"))
     package var vanishingFloor: Double = 1e-8
 
-    @Option(help: ArgumentHelp("Values under the floor before vanishing alerts.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Values under the floor before vanishing alerts.", valueName: "n"))
     package var vanishingWindow: Int = 50
 
-    @Option(help: ArgumentHelp("A norm this many decades under its usual level counts as collapsed (the rule also needs a loss series, and the spike rule for the usual level).", valueName: "decades"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("A norm this many decades under its usual level counts as collapsed (the rule also needs a loss series, and the spike rule for the usual level).", valueName: "decades"))
     package var collapseDecades: Double = 3
 
-    @Option(help: ArgumentHelp("Warn when a gradient norm reaches this.", valueName: "norm"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Warn when a gradient norm reaches this.", valueName: "norm"))
     package var warnAbove: Double?
 
-    @Option(help: ArgumentHelp("Critical alert when a gradient norm reaches this.", valueName: "norm"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Critical alert when a gradient norm reaches this.", valueName: "norm"))
     package var criticalAbove: Double?
 
     @Option(name: .customLong("disable"), help: ArgumentHelp("Turn a rule off: spike, cliffs, growth, vanishing or collapse (repeatable).", valueName: "rule"))
@@ -78,6 +78,10 @@ package struct DetectorOptions: ParsableArguments, Sendable {
     package init() {}
 
     package mutating func validate() throws {
+        // 0 turns these off; the library's nil.
+        for (name, value) in [("--absolute-bound", absoluteBound), ("--early-loss-jump", earlyLossJump)] where !(value >= 0) {
+            throw ValidationError("\(name) must be 0 (off) or above (it is \(value))")
+        }
         for rule in disabledRules where !["spike", "cliffs", "growth", "vanishing", "collapse"].contains(rule) {
             throw ValidationError("--disable takes spike, cliffs, growth, vanishing or collapse, not '\(rule)'")
         }
@@ -93,7 +97,9 @@ package struct DetectorOptions: ParsableArguments, Sendable {
             try configuration.validate()
         } catch {
             var message = error.description
-            if let option = Self.options[error.setting] { message = message.replacingOccurrences(of: error.setting, with: option) }
+            if let option = Self.options[error.setting] {
+                message = message.replacingOccurrences(of: error.setting, with: option).replacingOccurrences(of: "nil (off)", with: "0 (off)")
+            }
             throw ValidationError(message)
         }
         return configuration
@@ -106,6 +112,7 @@ package struct DetectorOptions: ParsableArguments, Sendable {
         "growth.minFactor": "--growth-factor", "vanishing.floor": "--vanishing-floor",
         "vanishing.window": "--vanishing-window", "collapse.decades": "--collapse-decades",
         "thresholds[0]": "--warn-above/--critical-above", "thresholds[0].warning": "--warn-above",
+        "thresholds[0].critical": "--critical-above",
     ]
 
     package func classifier() throws -> TagClassifier { try tags.classifier() }
