@@ -56,7 +56,8 @@ extension Incident {
         if let growth = gradient.first(where: { $0.kind == .growth }) {
             return "the gradient norm grew \(NumberFormat.short(growth.ratio ?? 0))x steadily up to step \(growth.step)"
         }
-        if let bound = gradient.first(where: { $0.kind == .threshold }) {
+        if let bound = gradient.first(where: { $0.kind == .threshold && $0.severity == .critical })
+            ?? gradient.first(where: { $0.kind == .threshold }) {
             return "the gradient norm passed the \(bound.severity.rawValue) bound \(NumberFormat.short(bound.baseline ?? bound.value)) at step \(bound.step)"
         }
         if let collapse = gradient.first(where: { $0.kind == .collapse }) {

@@ -23,7 +23,8 @@ public struct Incident: Sendable, Equatable {
     /// one), and that series.
     public var peakValue: Double?
     public var peakSeries: String?
-    /// The largest ratio of its alerts over a baseline or a bound (spike, cliffs, threshold).
+    /// The largest ratio of its spike and cliffs alerts over a measured baseline (not over a bound
+    /// the user chose, nor a growth's factor).
     public var peakRatio: Double?
     /// The first step at which a gradient or the loss was NaN or infinite, if any was.
     public var firstNonfiniteStep: Int64?
@@ -79,8 +80,10 @@ public struct Incident: Sendable, Equatable {
             if alert.severity > severity { severity = alert.severity }
             if alert.role.isGradient, !gradientSeries.contains(alert.series) { gradientSeries.append(alert.series) }
             if alert.kind == .nonfinite, firstNonfiniteStep == nil { firstNonfiniteStep = alert.step }
-            // Over a baseline or a bound (a growth alert's ratio is its factor over a window).
-            if let ratio = alert.ratio, ratio.isFinite, [.spike, .cliffs, .threshold].contains(alert.kind) {
+            // Over a measured baseline only: a threshold's or the absolute bound's ratio is to a
+            // number the user chose (a millionfold explosion would read as "1.2x"), and a growth
+            // alert's ratio is its factor over a window.
+            if let ratio = alert.ratio, ratio.isFinite, alert.baseline != nil, [.spike, .cliffs].contains(alert.kind) {
                 peakRatio = max(peakRatio ?? ratio, ratio)
             }
         }
