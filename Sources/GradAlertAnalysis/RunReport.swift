@@ -66,9 +66,14 @@ public struct RunReport: Sendable {
         if files == 0 { return "no event files" }
         if readableFiles == 0 { return "none of its \(files) file\(files == 1 ? "" : "s") could be opened" }
         if records == 0 {
-            return diagnostics.isEmpty
-                ? "its \(files == 1 ? "file is" : "\(files) files are") empty"
-                : "no intact record in \(files == 1 ? "its file" : "its \(files) files") (\(diagnostics.count) damaged spot\(diagnostics.count == 1 ? "" : "s"))"
+            if diagnostics.isEmpty { return "its \(files == 1 ? "file is" : "\(files) files are") empty" }
+            var reason = "no intact record in \(files == 1 ? "its file" : "its \(files) files") (\(diagnostics.count) damaged spot\(diagnostics.count == 1 ? "" : "s"))"
+            // A file given by name that is not named like an event file is more likely something else.
+            let names = Set(diagnostics.map { String($0.file.split(separator: "/").last ?? "") })
+            if let name = names.sorted().first, !names.contains(where: LogDirectory.isEventFileName) {
+                reason += "; \(name) is not named like an event file (events.out.tfevents.*): is it one?"
+            }
+            return reason
         }
         return "no gradient or loss series: none of its tags matches --grad-tags or --loss-tags"
     }

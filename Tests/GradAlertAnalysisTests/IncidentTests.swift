@@ -85,6 +85,14 @@ import Testing
         #expect(reports[0].noDataReason == "its file is empty")
         #expect(reports[1].noDataReason?.hasPrefix("no gradient or loss series") == true)
         #expect(reports[2].noDataReason?.hasPrefix("no intact record in its file") == true)
+        #expect(reports[2].noDataReason?.contains("not named like an event file") == false)
+
+        // A file given by path that is not named like an event file: the reason asks whether it is one.
+        #expect(FileManager.default.createFile(atPath: folder.path + "/notes.txt", contents: Data("some notes\n".utf8)))
+        let notes = await LogScanner(classifier: try TagClassifier(), configuration: DetectorConfiguration())
+            .scan(runs: try RunDiscovery.runs(under: [folder.path + "/notes.txt"])).reports
+        #expect(notes.count == 1 && notes[0].verdict == .noData)
+        #expect(notes.first?.noDataReason?.hasSuffix("notes.txt is not named like an event file (events.out.tfevents.*): is it one?") == true, "\(notes.first?.noDataReason ?? "")")
     }
 
     /// Following every training fixture to its end finds the incidents scan finds: the same ids,
