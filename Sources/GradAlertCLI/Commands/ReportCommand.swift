@@ -114,7 +114,7 @@ package struct Report: AsyncParsableCommand {
         let reports = analysed.map(\.report)
         let readable = reports.reduce(0) { $0 + $1.readableFiles }
         guard readable > 0 else {
-            printError("gradalert report: none of the \(reports.reduce(0) { $0 + $1.files }) event files could be read")
+            printError("gradalert report: \(ScanText.noneReadable(reports.reduce(0) { $0 + $1.files }))")
             return ExitStatus.usage
         }
         return failOn.exitStatus(for: reports.map(\.verdict))

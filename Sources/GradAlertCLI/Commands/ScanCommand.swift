@@ -109,7 +109,7 @@ package struct Scan: AsyncParsableCommand {
         if interactive && ContinuousClock.now - started > .seconds(1) { printErrorInline("\r\u{1B}[K") }
 
         guard result.readableFiles > 0 else {
-            printError("gradalert scan: none of the \(result.files) event files could be read")
+            printError("gradalert scan: \(ScanText.noneReadable(result.files))")
             if format == .json { output.write(ScanJSON.document(result) + "\n") }
             return ExitStatus.usage
         }

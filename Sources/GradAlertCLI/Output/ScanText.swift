@@ -91,6 +91,11 @@ struct ScanText {
         return text
     }
 
+    /// "the event file could not be read", "none of the 3 event files could be read".
+    static func noneReadable(_ files: Int) -> String {
+        files == 1 ? "the event file could not be read" : "none of the \(files) event files could be read"
+    }
+
     static func count(_ number: Int, _ noun: String) -> String { number == 1 ? "1 \(noun)" : "\(number) \(noun)s" }
 
     static func verdictName(_ verdict: RunReport.Verdict) -> String {
