@@ -58,7 +58,7 @@ enum TextFormat {
     static func wallTime(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds > 0, seconds < 1e11 else { return "t=\(seconds)" }
         let date = Date(timeIntervalSince1970: seconds)
-        return date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+        return date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
     }
 }
 
