@@ -33,7 +33,7 @@ package struct WatchCommand: AsyncParsableCommand {
             environment. Incidents already on disk when watch starts are reported but run no \
             command, unless --exec-backlog is given.
 
-            Stops cleanly on Ctrl-C (SIGINT) or SIGTERM; exit status 0, or 2 on a usage error.
+            Stops cleanly on Ctrl-C (SIGINT) or SIGTERM; exit status 0, or 2 on a usage error or when --metrics-listen cannot listen (the port is taken).
 
             Examples:
               gradalert watch runs/
