@@ -21,7 +21,14 @@ extension GradientMonitor {
             }
         }
         lastNorms = measured.map(\.1.l2Norm)
+        var names = Set(measured.map(\.0))
         for gradient in gradients where options.filter.matches(gradient.name) {
+            // One name, one series: a second gradient under a name in use would mix into it (and
+            // count twice in the global norm).
+            guard gradient.name != Self.reservedName, names.insert(gradient.name).inserted else {
+                warnOnce("gradient-name-\(gradient.name)", "gradalert: record(step:loss:gradients:) got a gradient named \(gradient.name), a name already in use (a watched parameter, another gradient of the step, or global, the global norm's); it is not measured: give it a distinct name")
+                continue
+            }
             measured.append((gradient.name, measure(gradient.buffer, histogram: histogram)))
         }
         return measured

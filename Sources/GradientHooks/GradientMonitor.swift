@@ -115,64 +115,65 @@ public final class GradientMonitor {
 
     /// Watches every `Parameter` the model holds (found by reflection) that the filter accepts;
     /// returns how many it added. A parameter already watched is not watched twice. `prefix`
-    /// (e.g. "encoder") names them "encoder.<path>", for two models whose parameters would
-    /// otherwise share names; a different parameter under a name already watched is not watched
-    /// (two gradients in one series would mix) and a warning says so.
+    /// (e.g. "encoder") names them "encoder.<path>" (the filter sees that name), for two models
+    /// whose parameters would otherwise share names. A model that would bring a different
+    /// parameter under a name already in use (or under `global`, the global norm's) is not
+    /// watched at all (two gradients would mix in one series), and a warning lists the names.
     @discardableResult
     public func watch(_ model: Any, prefix: String? = nil) -> Int {
         let found = ParameterDiscovery.namedParameters(of: model).map { (name, parameter) in
             (prefix.map { "\($0).\(name)" } ?? name, parameter)
         }
-        var added = 0
+        let accepted = found.filter { options.filter.matches($0.0) }
+        var fresh: [(name: String, parameter: Parameter)] = []
         var alreadyWatched = 0
         var collisions: [String] = []
-        let taken = Set(watchedNames)
-        for (name, parameter) in found where options.filter.matches(name) {
+        var taken = Set(watchedNames).union([Self.reservedName])
+        for (name, parameter) in accepted {
             if parameters.contains(where: { $0.parameter === parameter }) {
                 warnOnce("twice", "gradalert: \(name) is already watched; it is measured and clipped once")
                 alreadyWatched += 1
-                continue
-            }
-            if taken.contains(name) || parameters.contains(where: { $0.name == name }) {
+            } else if !taken.insert(name).inserted {
                 collisions.append(name)
-                continue
+            } else {
+                fresh.append((name, parameter))
             }
-            parameters.append((name, parameter))
-            added += 1
         }
-        if let first = collisions.first {
-            warnOnce("names-\(first)", "gradalert: other parameters are already watched as \(Self.listed(collisions)); these are not watched, since two gradients would mix in one series: watch this model with a prefix, watch(model, prefix: \"…\")")
-            alreadyWatched += collisions.count
+        if !collisions.isEmpty {
+            warnOnce("names-\(collisions.joined(separator: ","))", "gradalert: watch(_:) did not watch \(type(of: model)): its parameter names \(Self.listed(collisions)) are already in use (by another parameter, or global, the global norm's), and two gradients would mix in one series: watch it with a prefix, watch(model, prefix: \"…\")")
+            return 0
         }
-        if added == 0, alreadyWatched > 0 {
-            return 0  // every parameter the filter accepts was already watched (and said so)
-        }
-        if added == 0 {
+        parameters += fresh
+        if fresh.isEmpty, alreadyWatched == 0 {
             let reason = found.isEmpty
                 ? "it holds no Parameter (see docs/hooks.md, \"Attaching to a model\", for models that keep their own storage)"
                 : "the filter accepts none of its \(found.count) parameters"
             warnOnce("nothing-\(type(of: model))", "gradalert: watch(_:) found nothing to watch in \(type(of: model)): \(reason)")
         }
-        return added
+        return fresh.count
     }
 
     /// Watches a model that keeps its own storage. A source whose parameter names are those of one
     /// already watched is taken for the same one, and counts once; a source that shares only some
-    /// names with what is watched is not watched (two gradients would mix in one series), and a
-    /// warning names them.
+    /// names with what is watched (or uses `global`, the global norm's name) is not watched (two
+    /// gradients would mix in one series), and a warning names them.
     public func watch(source: any GradientSource) {
         let names = Set(source.parameterNames)
         if sources.contains(where: { Set($0.parameterNames) == names }) {
-            warnOnce("source-twice", "gradalert: this GradientSource is already watched; it is measured and clipped once")
+            warnOnce("source-twice", "gradalert: a GradientSource with these parameter names is already watched; this one is taken for it and not watched again (if it is another model, give its parameters distinct names)")
             return
         }
-        let shared = names.filter(options.filter.matches).intersection(watchedNames).sorted()
+        let shared = names.filter(options.filter.matches).intersection(Set(watchedNames).union([Self.reservedName])).sorted()
         if !shared.isEmpty {
-            warnOnce("source-names-\(shared[0])", "gradalert: a GradientSource names parameters already watched (\(Self.listed(shared))); it is not watched, since two gradients would mix in one series: give its parameters distinct names")
+            warnOnce("source-names-\(shared.joined(separator: ","))", "gradalert: a GradientSource names parameters already in use (\(Self.listed(shared))); it is not watched, since two gradients would mix in one series: give its parameters distinct names")
             return
         }
         sources.append(source)
     }
+
+    /// The name no parameter may take: its norm would be logged as `grad_norm/global`, the global
+    /// norm's tag.
+    static let reservedName = "global"
 
     /// Up to three names, then how many more.
     static func listed(_ names: [String]) -> String {

@@ -25,6 +25,7 @@ import Testing
         #expect(status == ExitStatus.success)
         #expect(output.contains("== \(file)"))
         #expect(output.contains("scalar loss = 0.5"))
+        #expect(output.contains("step 1 1970-01-01T00:01:40.000Z scalar loss"), "wall times in UTC, marked Z")
         #expect(output.contains("scalar grad_norm = nan"))
         #expect(output.contains("histogram grad/w n=3.0 min=1.0 max=3.0"))
         #expect(output.contains("text notes \"hello⏎world\""))

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import GradAlertTestSupport
+import GradAlertAnalysis
+import GradientDetection
 import TensorBoardEvents
 import Testing
 
@@ -41,6 +43,29 @@ import Testing
             for tag in ["grad_norm/a", "grad_norm/b", "grad_norm/global", "loss"] { try writer.scalar(tag, value, step: step, wallTime: wallTime) }
         }
         try writer.flush()
+    }
+
+    /// The backlog is the steps on disk after the first poll, per run and stream, in the segment
+    /// being written then: later steps, a restart's new segment, a new run, a second writer and a
+    /// run forgotten and written again are all new.
+    @Test func backlogIsTheStepsOnDiskAtStart() throws {
+        let folder = try TemporaryDirectory()
+        var options = SummaryWriter.Options()
+        options.flushInterval = nil
+        let writer = try SummaryWriter(logdir: folder.path + "/a", options: options)
+        try Self.write(writer, steps: 0..<20, broken: [])
+        let follower = LogFollower(logdir: folder.path, classifier: try TagClassifier(), configuration: DetectorConfiguration())
+        _ = follower.poll()
+        var backlog = WatchCommand.Backlog(follower)
+        #expect(backlog.contains(run: "a", stream: 0, segment: 0, step: 0))
+        #expect(backlog.contains(run: "a", stream: 0, segment: 0, step: 19))
+        #expect(!backlog.contains(run: "a", stream: 0, segment: 0, step: 20))
+        #expect(!backlog.contains(run: "a", stream: 0, segment: 1, step: 5))
+        #expect(!backlog.contains(run: "a", stream: 1, segment: 0, step: 5))
+        #expect(!backlog.contains(run: "b", stream: 0, segment: 0, step: 5))
+        backlog.forget(run: "a")
+        #expect(!backlog.contains(run: "a", stream: 0, segment: 0, step: 5))
+        try writer.close()
     }
 
     /// The incidents already on disk are reported but run no command; each of the two incidents

@@ -157,7 +157,7 @@ import Testing
         let second = TinyNet(seed: 11)
         #expect(monitor.watch(first) == 4)
         #expect(monitor.watch(second) == 0)
-        #expect(warnings.count == 1 && warnings[0].contains("other parameters are already watched as hidden.weight, hidden.bias, output.weight and 1 more"), "\(warnings)")
+        #expect(warnings.count == 1 && warnings[0].contains("its parameter names hidden.weight, hidden.bias, output.weight and 1 more are already in use"), "\(warnings)")
         #expect(monitor.watch(second, prefix: "twin") == 4)
         #expect(monitor.watchedNames.count == 8)
         #expect(monitor.watchedNames.contains("twin.hidden.weight"))
@@ -169,7 +169,7 @@ import Testing
             }
         }
         monitor.watch(source: Overlapping())
-        #expect(warnings.count == 2 && warnings[1].contains("already watched (hidden.weight)"), "\(warnings)")
+        #expect(warnings.count == 2 && warnings[1].contains("already in use (hidden.weight)"), "\(warnings)")
         #expect(monitor.watchedNames.count == 8)
 
         let (inputs, targets) = task(32)
@@ -180,6 +180,35 @@ import Testing
         let firstNorm = try #require(report.parameters.first { $0.name == "hidden.weight" }?.statistics.l2Norm)
         let twinNorm = try #require(report.parameters.first { $0.name == "twin.hidden.weight" }?.statistics.l2Norm)
         #expect(firstNorm != twinNorm, "two nets with different seeds have different gradients")
+    }
+
+    /// A model that shares only some names with what is watched is refused whole (not half
+    /// watched under two naming schemes); `global` is the global norm's name and no parameter's;
+    /// a gradient handed to record under a name in use is not measured twice.
+    @Test func aPartlyCollidingModelIsRefusedWhole() throws {
+        final class Half { let hidden = Parameter(shape: [8]); let other = Parameter(shape: [8]) }
+        final class Named { let global = Parameter(shape: [4]) }
+        final class Base { let hidden = Parameter(shape: [8]) }
+        let directory = try TemporaryDirectory()
+        let monitor = try GradientMonitor(logdir: directory.path)
+        var warnings: [String] = []
+        monitor.onWarning = { warnings.append($0) }
+        #expect(monitor.watch(Base()) == 1)
+        #expect(monitor.watch(Half()) == 0)
+        #expect(monitor.watchedNames == ["hidden"], "nothing of Half is watched, not even 'other'")
+        #expect(warnings.last?.contains("did not watch Half: its parameter names hidden are already in use") == true, "\(warnings)")
+        #expect(monitor.watch(Named()) == 0)
+        #expect(warnings.last?.contains("did not watch Named: its parameter names global are already in use") == true, "\(warnings)")
+        #expect(monitor.watch(Named(), prefix: "head") == 1)
+        #expect(monitor.watchedNames == ["hidden", "head.global"])
+
+        let extra: [Float] = [3, 4]
+        let report = try extra.withUnsafeBufferPointer { buffer in
+            try monitor.record(step: 0, loss: 1, gradients: [NamedGradient("hidden", buffer), NamedGradient("extra", buffer), NamedGradient("extra", buffer)])
+        }
+        #expect(report.parameters.map(\.name) == ["hidden", "head.global", "extra"])
+        #expect(warnings.filter { $0.contains("a name already in use") }.count == 2, "\(warnings)")
+        #expect(report.globalNorm == 5, "the extra gradient counts once: \(report.globalNorm)")
     }
 
     /// With a filter that leaves some parameters out, watching the same model again says they are

@@ -100,7 +100,7 @@ package struct WatchCommand: AsyncParsableCommand {
         if metricsListen == nil, metricsLayers != nil || incidentGrace != nil {
             throw ValidationError("--metrics-layers and --incident-grace go with --metrics-listen")
         }
-        guard (metricsLayers ?? 0) >= 0, (incidentGrace ?? 0) >= 0, forgetAfter >= 0, (incidentGrace ?? 0).isFinite else {
+        guard (metricsLayers ?? 0) >= 0, (incidentGrace ?? 0) >= 0, forgetAfter >= 0 else {
             throw ValidationError("--metrics-layers, --incident-grace and --forget-after must not be negative")
         }
     }
@@ -159,6 +159,8 @@ package struct WatchCommand: AsyncParsableCommand {
                 firstPoll = false
                 backlog = Backlog(follower)
             }
+            // A run forgotten and written again later starts afresh: its steps are all new.
+            for name in poll.forgotten { backlog.forget(run: name) }
             var waited = 0.0
             while waited < interval && !stop.requested {
                 try? await Task.sleep(for: .milliseconds(100))
@@ -245,6 +247,9 @@ package struct WatchCommand: AsyncParsableCommand {
                 }
             }
         }
+
+        /// Forgets a run (gone from the logdir): if it comes back, nothing of it is backlog.
+        mutating func forget(run: String) { marks[run] = nil }
 
         /// Whether a step of a run's stream was already on disk when watch started (a restart
         /// since then starts a new segment, whose steps are new whatever their numbers).
