@@ -191,7 +191,8 @@ import Testing
             Issue.record("expected an error")
         } catch {
             #expect(error.kind == .cannotCreateDirectory)
-            #expect(error.description.hasPrefix("/proc/gradalert-no-such-place/run: cannot create the log directory"))
+            #expect(error.description.hasPrefix("/proc/gradalert-no-such-place/run: cannot create the log directory (at /proc/gradalert-no-such-place)"), "\(error.description)")
+            #expect(error.code != 0, "the system's reason, with its errno")
         }
     }
 

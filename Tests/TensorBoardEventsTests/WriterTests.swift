@@ -147,6 +147,16 @@ import Testing
             #expect(error.kind == .cannotCreateDirectory)
             #expect(error.path == blocker + "/run")
             #expect(error.description.contains(blocker))
+            #expect(error.code == ENOTDIR)
+            #expect(error.reason.hasPrefix("cannot create the log directory: \(blocker) is a file, not a folder"), "\(error.reason)")
+        }
+        // The folder itself is a file; an empty path.
+        #expect(throws: SummaryWriterError.self) { _ = try SummaryWriter(logdir: blocker) }
+        do {
+            _ = try SummaryWriter(logdir: "")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.reason.hasPrefix("cannot create the log directory: the path is empty"), "\(error.reason)")
         }
     }
 

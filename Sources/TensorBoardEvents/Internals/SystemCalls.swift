@@ -91,3 +91,23 @@ func directoryEntries(_ path: String) -> [(name: String, kind: DirectoryEntryKin
     }
     return entries
 }
+
+/// Creates `path` and its missing parents (mode 0777, less the umask), as `mkdir -p` does.
+/// Returns nil on success, else the errno and the path that could not be made: ENOTDIR when a
+/// component exists but is a file, ENOENT for an empty path.
+func makeDirectories(_ path: String) -> (code: Int32, at: String)? {
+    guard !path.isEmpty else { return (ENOENT, path) }
+    var prefix = path.hasPrefix("/") ? "/" : ""
+    for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+        prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
+        if mkdir(prefix, 0o777) == 0 { continue }
+        let code = errno
+        var status = stat()
+        if stat(prefix, &status) == 0 {
+            if status.st_mode & S_IFMT == S_IFDIR { continue }
+            return (ENOTDIR, prefix)
+        }
+        return (code, prefix)
+    }
+    return nil
+}

@@ -64,15 +64,18 @@ public final class SummaryWriter: Sendable {
     /// Creates `logdir` (and its parents) if needed, and a new event file in it whose first record
     /// is `file_version: "brain.Event:2"`, written at once.
     public init(logdir: String, options: Options = Options()) throws(SummaryWriterError) {
-        do {
-            try FileManager.default.createDirectory(atPath: logdir, withIntermediateDirectories: true)
-        } catch {
-            var isDirectory: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: logdir, isDirectory: &isDirectory)
-            let reason = exists && !isDirectory.boolValue
-                ? "cannot create the log directory: a file of that name exists"
-                : "cannot create the log directory: \((error as NSError).localizedDescription)"
-            throw SummaryWriterError(.cannotCreateDirectory, path: logdir, reason: reason)
+        if let failure = makeDirectories(logdir) {
+            let doing: String
+            if logdir.isEmpty {
+                doing = "cannot create the log directory: the path is empty"
+            } else if failure.code == ENOTDIR {
+                doing = failure.at == logdir
+                    ? "cannot create the log directory: a file of that name exists"
+                    : "cannot create the log directory: \(failure.at) is a file, not a folder"
+            } else {
+                doing = failure.at == logdir ? "cannot create the log directory" : "cannot create the log directory (at \(failure.at))"
+            }
+            throw SummaryWriterError.system(.cannotCreateDirectory, path: logdir, code: failure.code, doing: doing)
         }
         let now = WallClock.now()
         var descriptor: Int32 = -1
