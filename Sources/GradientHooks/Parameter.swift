@@ -32,8 +32,13 @@ public final class Parameter: @unchecked Sendable {
         gradient = [Float](repeating: 0, count: values.count)
     }
 
-    /// Sets every gradient element to zero (before the next backward pass).
+    /// Sets every gradient element to zero (before the next backward pass), one per value: a
+    /// gradient of another length is replaced by zeros of the right one.
     public func zeroGradient() {
-        gradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        if gradient.count != values.count {
+            gradient = [Float](repeating: 0, count: values.count)
+        } else {
+            gradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        }
     }
 }
