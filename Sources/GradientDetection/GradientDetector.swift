@@ -143,12 +143,14 @@ public struct GradientDetector: Sendable {
         }
         for index in raised.indices { raised[index].origin = origin }
         let severityBefore = incidents[current].severity
+        let brokenBefore = incidents[current].firstNonfiniteStep != nil
         incidents[current].add(raised, origin: origin)
         // This step's peak belongs in the event that reports it.
         notePeaks(values)
         if opening {
             events.append(IncidentEvent(change: .opened, step: step, incident: incidents[current]))
-        } else if incidents[current].severity > severityBefore {
+        } else if incidents[current].severity > severityBefore || (!brokenBefore && incidents[current].firstNonfiniteStep != nil) {
+            // Worse: critical now, or NaN/Inf for the first time (the step to stop at).
             events.append(IncidentEvent(change: .escalated, step: step, incident: incidents[current]))
         }
     }

@@ -23,8 +23,8 @@ public struct Incident: Sendable, Equatable {
     /// one), and that series.
     public var peakValue: Double?
     public var peakSeries: String?
-    /// The largest ratio of its spike and cliffs alerts over a measured baseline (not over a bound
-    /// the user chose, nor a growth's factor).
+    /// The largest ratio of its gradient spike and cliffs alerts over a measured baseline (not over
+    /// a bound the user chose, nor a growth's factor, nor the loss's jump).
     public var peakRatio: Double?
     /// The first step at which a gradient or the loss was NaN or infinite, if any was.
     public var firstNonfiniteStep: Int64?
@@ -83,7 +83,9 @@ public struct Incident: Sendable, Equatable {
             // Over a measured baseline only: a threshold's or the absolute bound's ratio is to a
             // number the user chose (a millionfold explosion would read as "1.2x"), and a growth
             // alert's ratio is its factor over a window.
-            if let ratio = alert.ratio, ratio.isFinite, alert.baseline != nil, [.spike, .cliffs].contains(alert.kind) {
+            // And a gradient's only: the loss's jump is in the headline, and quoted beside the
+            // gradient norm's peak it would read as the gradients'.
+            if let ratio = alert.ratio, ratio.isFinite, alert.baseline != nil, alert.role.isGradient, [.spike, .cliffs].contains(alert.kind) {
                 peakRatio = max(peakRatio ?? ratio, ratio)
             }
         }
@@ -113,7 +115,8 @@ public struct Incident: Sendable, Equatable {
     }
 }
 
-/// A change in an incident: it opened, escalated from warning to critical, or closed.
+/// A change in an incident: it opened, escalated (became critical, or first went non-finite), or
+/// closed.
 public struct IncidentEvent: Sendable, Equatable {
     public enum Change: String, Sendable, CaseIterable {
         case opened, escalated, closed

@@ -33,7 +33,7 @@ import Testing
     }
 
     /// A slow climb (growth, a warning) that turns into a spike and then Inf: one incident that
-    /// opens as a warning and escalates to critical.
+    /// opens as a warning, escalates to critical, and escalates again when it turns Inf.
     @Test func aClimbThatSpikesEscalatesOneIncident() async throws {
         let report = try await RealLogTests.scan("exploding/lr_range_test_growth")
         #expect(report.incidents.count == 1)
@@ -46,9 +46,11 @@ import Testing
         for file in run.files { analyzer.read(file) }
         _ = analyzer.finish()
         let events = analyzer.events(of: 0, from: 0)
-        #expect(events.map(\.change) == [.opened, .escalated])
+        #expect(events.map(\.change) == [.opened, .escalated, .escalated])
         #expect(events.first?.incident.incident.severity == .warning)
-        #expect(events.last?.incident.incident.severity == .critical)
+        #expect(events[1].incident.incident.severity == .critical)
+        #expect(events[1].incident.incident.firstNonfiniteStep == nil)
+        #expect(events.last?.incident.incident.firstNonfiniteStep == events.last?.step, "the second escalation is the step it went non-finite")
         #expect(Set(events.map(\.incident.id)).count == 1)
     }
 
