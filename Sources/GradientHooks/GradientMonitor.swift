@@ -121,6 +121,7 @@ public final class GradientMonitor {
     /// watched at all (two gradients would mix in one series), and a warning lists the names.
     @discardableResult
     public func watch(_ model: Any, prefix: String? = nil) -> Int {
+        let prefix = prefix.flatMap { $0.isEmpty ? nil : $0 }
         let found = ParameterDiscovery.namedParameters(of: model).map { (name, parameter) in
             (prefix.map { "\($0).\(name)" } ?? name, parameter)
         }
@@ -130,8 +131,9 @@ public final class GradientMonitor {
         var collisions: [String] = []
         var taken = Set(watchedNames).union([Self.reservedName])
         for (name, parameter) in accepted {
-            if parameters.contains(where: { $0.parameter === parameter }) {
-                warnOnce("twice", "gradalert: \(name) is already watched; it is measured and clipped once")
+            if let watched = parameters.first(where: { $0.parameter === parameter }) {
+                let known = watched.name == name ? "" : " (as \(watched.name))"
+                warnOnce("twice", "gradalert: \(name) is already watched\(known); it is measured and clipped once, under its first name")
                 alreadyWatched += 1
             } else if !taken.insert(name).inserted {
                 collisions.append(name)

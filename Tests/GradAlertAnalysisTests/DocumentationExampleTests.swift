@@ -36,7 +36,7 @@ import Testing
                 if let advice = incident.advice() { print("    \(advice)") }
             }
         }
-        print("\(result.reports.count) runs, \(result.files) files, \(result.bytes) bytes in \(result.seconds) s")
+        print("\(result.reports.count) runs, \(result.files) files, \(result.bytes) bytes in \((result.seconds * 1000).rounded() / 1000) s")
         // docs/hooks.md, up to here.
 
         #expect(result.reports.count == 17)
