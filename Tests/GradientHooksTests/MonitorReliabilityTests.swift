@@ -109,6 +109,10 @@ import Testing
         #expect(throws: GradientMonitorError.gradientLengthMismatch(parameter: "hidden.weight", values: 32, gradient: 3)) {
             try monitor.record(step: 0, loss: 1)
         }
+        // The error's advice works: zeroGradient() gives the gradient its parameter's length.
+        net.hidden.weight.zeroGradient()
+        #expect(net.hidden.weight.gradient.count == 32)
+        _ = try monitor.record(step: 0, loss: 1)
     }
 
     /// Watching nothing, recording before watching, and watching a parameter twice are each said
