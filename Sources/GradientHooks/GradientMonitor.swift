@@ -99,6 +99,8 @@ public final class GradientMonitor {
     /// order, for `clipGradNorm` to reuse at the same step (nil once anything may have changed).
     var lastNorms: [Double]?
     private var warned: Set<String> = []
+    /// The step of the last `record`, to say once when steps stop growing.
+    private var lastRecordedStep: Int?
     private var metrics: MonitorMetrics
 
     public init(logdir: String, options: Options = Options(), onAlert: ((Alert) -> Void)? = nil) throws {
@@ -203,6 +205,10 @@ public final class GradientMonitor {
     /// As `record(step:loss:)`, plus gradients in memory gradalert does not own.
     @discardableResult
     public func record(step: Int, loss: Double?, gradients: [NamedGradient]) throws -> StepReport {
+        if let last = lastRecordedStep, step <= last {
+            warnOnce("step-back", "gradalert: record(step: \(step)) after step \(last): a step that does not grow reads as a restart (TensorBoard keeps only the newest values of a step, and the detector starts afresh); call record once per optimiser step, with a growing step")
+        }
+        lastRecordedStep = step
         if parameters.isEmpty, sources.isEmpty, gradients.isEmpty {
             warnOnce("record-before-watch", "gradalert: record(step:) with nothing watched: call watch(_:) with your model first (only the loss is checked)")
         }

@@ -215,6 +215,22 @@ import Testing
         #expect(report.globalNorm == 5, "the extra gradient counts once: \(report.globalNorm)")
     }
 
+    /// A step that does not grow (record called twice per step, or a counter reset) is said once:
+    /// it reads as a restart, and the detector would start afresh each time.
+    @Test func aStepThatDoesNotGrowIsSaidOnce() throws {
+        let directory = try TemporaryDirectory()
+        let monitor = try GradientMonitor(logdir: directory.path)
+        var warnings: [String] = []
+        monitor.onWarning = { warnings.append($0) }
+        let net = TinyNet(seed: 12)
+        monitor.watch(net)
+        for step in [0, 1, 2] { _ = try monitor.record(step: step, loss: 1) }
+        #expect(warnings.isEmpty, "\(warnings)")
+        _ = try monitor.record(step: 2, loss: 1)
+        _ = try monitor.record(step: 1, loss: 1)
+        #expect(warnings.count == 1 && warnings[0].contains("record(step: 2) after step 2: a step that does not grow reads as a restart"), "\(warnings)")
+    }
+
     /// With a filter that leaves some parameters out, watching the same model again says they are
     /// already watched, not that the filter accepts none.
     @Test func watchingAFilteredModelTwiceSaysAlreadyWatched() throws {
