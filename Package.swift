@@ -124,7 +124,7 @@ let package = Package(
         // deterministic random numbers; temporary directories; synthetic runs).
         .target(
             name: "GradAlertTestSupport",
-            dependencies: ["CGradAlertZlib", "TensorBoardEvents"],
+            dependencies: ["CGradAlertZlib", "TensorBoardEvents", "GradAlertLab"],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),

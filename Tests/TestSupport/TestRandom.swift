@@ -1,24 +1,17 @@
-import Foundation
+import GradAlertLab
 
-/// Deterministic random numbers for tests (SplitMix64), with uniform and normal draws.
+/// Deterministic random numbers for tests: the lab's SplitMix64 (`LabRandom`), with the draws the
+/// tests use in double precision, and usable wherever Swift takes a `RandomNumberGenerator`.
 public struct TestRandom: RandomNumberGenerator {
-    public var state: UInt64
+    private var source: LabRandom
 
-    public init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { source = LabRandom(seed: seed) }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { source.next() }
 
     /// Uniform in [0, 1), 53 bits.
     public mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
 
     /// Standard normal (Box–Muller).
-    public mutating func normal() -> Double {
-        (-2 * log(max(uniform(), 1e-300))).squareRoot() * cos(2 * .pi * uniform())
-    }
+    public mutating func normal() -> Double { source.standardNormal() }
 }
