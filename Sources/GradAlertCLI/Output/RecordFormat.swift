@@ -63,7 +63,7 @@ enum TextFormat {
 }
 
 /// One JSON object per record or diagnostic, for `inspect --format json`.
-enum JSONFormat {
+package enum JSONFormat {
     static func record(_ event: Event, file: String, offset: Int) -> String {
         var json = JSONWriter()
         json.beginObject()
@@ -95,6 +95,17 @@ enum JSONFormat {
         return json.output
     }
 
+    /// A TensorFlow histogram's fields, named as its proto names them.
+    package static func histogramFields(_ h: HistogramSummary, into json: inout JSONWriter) {
+        json.field("min", h.min)
+        json.field("max", h.max)
+        json.field("num", h.count)
+        json.field("sum", h.sum)
+        json.field("sum_squares", h.sumSquares)
+        json.field("bucket_limit", numbers: h.bucketLimits)
+        json.field("bucket", numbers: h.bucketCounts)
+    }
+
     static func summaryValue(_ value: SummaryValue, into json: inout JSONWriter) {
         json.beginObject()
         json.field("tag", value.tag)
@@ -103,13 +114,7 @@ enum JSONFormat {
         switch value.value {
         case .scalar(let number): json.field("value", number)
         case .histogram(let h):
-            json.field("min", h.min)
-            json.field("max", h.max)
-            json.field("num", h.count)
-            json.field("sum", h.sum)
-            json.field("sum_squares", h.sumSquares)
-            json.field("bucket_limit", numbers: h.bucketLimits)
-            json.field("bucket", numbers: h.bucketCounts)
+            histogramFields(h, into: &json)
         case .bucketHistogram(let h):
             json.field("left_edges", numbers: h.leftEdges)
             json.field("right_edges", numbers: h.rightEdges)
