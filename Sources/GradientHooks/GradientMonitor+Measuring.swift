@@ -21,7 +21,7 @@ extension GradientMonitor {
             }
         }
         lastNorms = measured.map(\.1.l2Norm)
-        var names = Set(measured.map(\.0))
+        var names = gradients.isEmpty ? [] : Set(measured.map(\.0))  // only when there are extra gradients to check
         for gradient in gradients where options.filter.matches(gradient.name) {
             // One name, one series: a second gradient under a name in use would mix into it (and
             // count twice in the global norm).
